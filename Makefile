@@ -1,0 +1,35 @@
+# Every target sets up what it needs by itself, so a fresh machine needs only `make run` or `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check bench setup system-deps clean
+
+run: $(STAMP)
+	$(BIN)/dsr-bot run
+
+test: $(STAMP) system-deps
+	$(BIN)/pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dsr-bot needs Python 3.11 or newer")'
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# Debian packages the test servers need (Dovecot); installed only when missing.
+system-deps:
+	@scripts/install-system-deps
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

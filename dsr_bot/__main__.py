@@ -1,0 +1,3 @@
+from dsr_bot.cli import main
+
+main()
