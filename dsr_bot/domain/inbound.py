@@ -43,3 +43,18 @@ class InboundMessage:
     auto_headers: dict[str, str] = field(default_factory=dict)
     # Problems the parser coped with (bad charset, broken MIME); kept for staff, never fatal.
     defects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A message a channel could not read as a request; kept with the reason, never dropped."""
+
+    channel: Channel
+    source: str
+    external_id: str
+    received_at: datetime
+    reason: str
+    sender: str | None = None
+    subject: str = ""
+    text: str = ""
+    message_id: str | None = None

@@ -1,0 +1,147 @@
+"""Wiring: one event loop runs intake, pipeline, outbox sender; one lifespan starts and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from dsr_bot.channels.imap import ImapWatcher
+from dsr_bot.channels.mail_out import MailTransport, MaildirTransport, SmtpTransport
+from dsr_bot.channels.mime import MimeLimits
+from dsr_bot.channels.smtp_intake import SmtpIntake
+from dsr_bot.config import Settings, parse_server_url
+from dsr_bot.nlp.classifier import Classifier, Unclassified
+from dsr_bot.replies import Replies
+from dsr_bot.services.outbox import OutboxSender
+from dsr_bot.services.pipeline import Pipeline
+from dsr_bot.store import migrate
+from dsr_bot.store.engine import create_engine
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 20.0
+
+
+def make_transport(settings: Settings) -> MailTransport:
+    url = settings.mail.smtp_url.get_secret_value()
+    if url:
+        return SmtpTransport(parse_server_url(url, ("smtp", "smtps")))
+    return MaildirTransport(settings.mail.outbox_maildir)
+
+
+@dataclass
+class Bot:
+    """Everything `dsr-bot run` runs, built from settings; tests build it the same way."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    pipeline: Pipeline
+    sender: OutboxSender
+    intake: SmtpIntake | None
+    watchers: list[ImapWatcher] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def serve(self) -> None:
+        """Run until `stop` is set, then stop intake first and let in-flight work finish."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.intake is not None:
+                await stack.enter_async_context(self.intake)
+            tasks = [asyncio.create_task(w.run(self.stop), name=f"imap-{w.box.name}") for w in self.watchers]
+            sender_stop = asyncio.Event()
+            sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
+            log.info(
+                "dsr-bot running: %s IMAP mailbox(es), SMTP intake %s, outgoing mail to %s",
+                len(self.watchers),
+                f"on {self.intake.host}:{self.intake.port}" if self.intake else "off",
+                _describe_transport(self.settings),
+            )
+            stop_wait = asyncio.create_task(self.stop.wait())
+            await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            self.stop.set()
+            log.info("stopping: no new mail is taken; finishing what is in hand")
+            await stack.aclose()  # SMTP intake stops listening
+            done, pending = await asyncio.wait(tasks, timeout=GRACE_SECONDS) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            sender_stop.set()
+            await asyncio.wait([sender], timeout=GRACE_SECONDS)
+            sender.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("%s stopped with an error: %s", task.get_name(), task.exception())
+        await self.engine.dispose()
+        log.info("dsr-bot stopped")
+
+
+def _describe_transport(settings: Settings) -> str:
+    url = settings.mail.smtp_url.get_secret_value()
+    if url:
+        parsed = parse_server_url(url, ("smtp", "smtps"))
+        return f"SMTP relay {parsed.host}:{parsed.port}"
+    return f"Maildir {settings.mail.outbox_maildir}"
+
+
+@contextlib.asynccontextmanager
+async def build_bot(
+    settings: Settings,
+    *,
+    classifier: Classifier | None = None,
+    transport: MailTransport | None = None,
+    imap_initial_backoff: float = 1.0,
+) -> AsyncIterator[Bot]:
+    engine = create_engine(settings.database.url.get_secret_value())
+    try:
+        before, after = await migrate.upgrade(engine)
+        if before != after:
+            log.info("database migrated from %s to %s", before or "empty", after)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        sender = OutboxSender(
+            sessions=sessions, transport=transport or make_transport(settings), settings=settings.mail
+        )
+        pipeline = Pipeline(
+            sessions=sessions,
+            settings=settings,
+            classifier=classifier or Unclassified(),
+            replies=Replies(),
+            on_outbox=sender.notify,
+        )
+        limits = MimeLimits()
+        intake = None
+        if settings.smtp_intake_enabled:
+            intake = SmtpIntake(
+                host=settings.smtp_intake.host,
+                port=settings.smtp_intake.port,
+                pipeline=pipeline,
+                max_bytes=settings.mail.max_message_bytes,
+                limits=limits,
+            )
+        watchers = [
+            ImapWatcher(
+                box,
+                pipeline=pipeline,
+                sessions=sessions,
+                max_message_bytes=settings.mail.max_message_bytes,
+                limits=limits,
+                initial_backoff=imap_initial_backoff,
+            )
+            for box in settings.imap_mailboxes
+        ]
+        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers)
+    finally:
+        await engine.dispose()
+
+
+async def run(settings: Settings) -> None:
+    """`dsr-bot run`: until SIGTERM or SIGINT."""
+    async with build_bot(settings) as bot:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, bot.stop.set)
+        await bot.serve()

@@ -1,0 +1,263 @@
+"""Settings: one TOML file plus DSR_BOT_* environment overrides, validated once at start.
+
+The names of the environment variables are fixed (deployment scripts use them); see ENV_OVERRIDES.
+Every field here is documented in dsr-bot.example.toml, and tests/test_config.py keeps it so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from dsr_bot.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("dsr-bot.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr = SecretStr("sqlite+aiosqlite:///var/dsr-bot.db")
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: SecretStr) -> SecretStr:
+        scheme = v.get_secret_value().split("://", 1)[0]
+        if scheme not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError(
+                f"must start with sqlite+aiosqlite:// or postgresql+asyncpg://, not {scheme}://"
+            )
+        return v
+
+
+class MailSettings(_Section):
+    from_address: str = Field("info@academiewerkendleren.nl", alias="from")
+    smtp_url: SecretStr = SecretStr("")
+    outbox_maildir: Path = Path("var/outbox")
+    max_message_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    ack_limit_per_hour: int = Field(3, ge=0)
+    retry_initial_seconds: float = Field(5.0, gt=0)
+    retry_max_seconds: float = Field(900.0, gt=0)
+    max_attempts: int = Field(50, ge=1)
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if "@" not in v or any(c.isspace() for c in v):
+            raise ValueError(f"not an e-mail address: {v!r}")
+        return v.strip().lower()
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, v: SecretStr) -> SecretStr:
+        if v.get_secret_value():
+            parse_server_url(v.get_secret_value(), ("smtp", "smtps"))
+        return v
+
+
+class SmtpIntakeSettings(_Section):
+    enabled: Literal["auto", "on", "off"] = "auto"
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=1, le=65535)
+
+
+class MailboxSettings(_Section):
+    name: str = Field("info", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    profile: str = "default"
+    imap_url: SecretStr = SecretStr("")
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token: SecretStr = SecretStr("")
+    oauth2_token_command: str = ""
+    idle: bool = True
+    idle_renew_seconds: float = Field(25 * 60, gt=0, lt=29 * 60)
+    poll_seconds: float = Field(60.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=1000)
+    reconnect_max_seconds: float = Field(60.0, gt=0)
+    processed_folder: str = ""
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap_url(cls, v: SecretStr) -> SecretStr:
+        if v.get_secret_value():
+            parse_server_url(v.get_secret_value(), ("imap", "imaps"))
+        return v
+
+
+class ProfileSettings(_Section):
+    organisation: str = "Academie Werkend Leren"
+    parent_organisation: str = "Onderwijs.pro Opleidingen"
+    email: str = "info@academiewerkendleren.nl"
+    website: str = "https://academiewerkendleren.nl"
+    promise_weeks: int = Field(4, ge=1, le=4)
+    default_language: Literal["nl", "en"] = "nl"
+    reference_prefix: str = Field("AVG", pattern=r"^[A-Z]{2,8}$")
+
+
+class DeadlineSettings(_Section):
+    extra_holidays: tuple[str, ...] = ()
+
+    @field_validator("extra_holidays")
+    @classmethod
+    def _iso_dates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from datetime import date
+
+        for item in v:
+            try:
+                date.fromisoformat(item)
+            except ValueError:
+                raise ValueError(f"not a date (YYYY-MM-DD): {item!r}") from None
+        return v
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    mail: MailSettings = MailSettings()
+    smtp_intake: SmtpIntakeSettings = SmtpIntakeSettings()
+    mailboxes: tuple[MailboxSettings, ...] = ()
+    profiles: dict[str, ProfileSettings] = Field(default_factory=lambda: {"default": ProfileSettings()})
+    deadlines: DeadlineSettings = DeadlineSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _unique_names(cls, v: tuple[MailboxSettings, ...]) -> tuple[MailboxSettings, ...]:
+        names = [m.name for m in v]
+        if len(names) != len(set(names)):
+            raise ValueError("mailbox names must be unique")
+        return v
+
+    def model_post_init(self, context: Any, /) -> None:
+        for box in self.mailboxes:
+            if box.profile not in self.profiles:
+                raise ConfigError(f"mailboxes: {box.name!r} names unknown profile {box.profile!r}")
+        if "default" not in self.profiles:
+            raise ConfigError("profiles: a profile named 'default' is required")
+
+    @property
+    def imap_mailboxes(self) -> tuple[MailboxSettings, ...]:
+        return tuple(m for m in self.mailboxes if m.imap_url.get_secret_value())
+
+    @property
+    def smtp_intake_enabled(self) -> bool:
+        if self.smtp_intake.enabled == "auto":
+            return not self.imap_mailboxes
+        return self.smtp_intake.enabled == "on"
+
+    def profile_for(self, source: str) -> ProfileSettings:
+        for box in self.mailboxes:
+            if box.name == source:
+                return self.profiles[box.profile]
+        return self.profiles["default"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUrl:
+    scheme: str
+    host: str
+    port: int
+    username: str
+    password: str
+    path: str
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme.endswith("s")
+
+    def __repr__(self) -> str:  # never show the password
+        return f"ServerUrl({self.scheme}://{self.username or ''}@{self.host}:{self.port}{self.path})"
+
+
+_DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
+
+
+def parse_server_url(url: str, schemes: tuple[str, ...]) -> ServerUrl:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise ValueError(f"scheme must be {' or '.join(schemes)}, not {parts.scheme or 'missing'!r}")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise ValueError("has a bad port") from None
+    return ServerUrl(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        path=unquote(parts.path.lstrip("/")),
+    )
+
+
+# Fixed names: deployment scripts and checks rely on them.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "DSR_BOT_DATABASE_URL": ("database", "url"),
+    "DSR_BOT_IMAP_URL": ("mailboxes", "0", "imap_url"),
+    "DSR_BOT_SMTP_URL": ("mail", "smtp_url"),
+    "DSR_BOT_MAIL_FROM": ("mail", "from"),
+}
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, path in ENV_OVERRIDES.items():
+        if name not in env:
+            continue
+        if path[0] == "mailboxes":
+            boxes = data.setdefault("mailboxes", [])
+            if not isinstance(boxes, list):
+                raise ConfigError("mailboxes: must be a list of [[mailboxes]] tables")
+            if not boxes:
+                boxes.append({})
+            boxes[0][path[2]] = env[name]
+            continue
+        section = data.setdefault(path[0], {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path[0]}: must be a table")
+        section[path[1]] = env[name]
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{origin}: {where}: {message}{more}"
+
+
+def load_settings(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (optional unless named explicitly) and apply environment overrides."""
+    env = os.environ if env is None else env
+    explicit = path is not None or "DSR_BOT_CONFIG" in env
+    path = path or Path(env.get("DSR_BOT_CONFIG", DEFAULT_CONFIG_PATH))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    elif explicit:
+        raise ConfigError(f"{path}: configuration file not found")
+    _apply_env(data, env)
+    origin = str(path) if path.exists() else "settings"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None

@@ -1,0 +1,78 @@
+"""Cases: what was asked (kinds), where the case stands (state), and its reference."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class RequestKind(enum.StrEnum):
+    ACCESS = "access"  # Art. 15
+    RECTIFICATION = "rectification"  # Art. 16
+    ERASURE = "erasure"  # Art. 17
+    RESTRICTION = "restriction"  # Art. 18
+    PORTABILITY = "portability"  # Art. 20
+    OBJECTION = "objection"  # Art. 21, 7(3): incl. withdrawing consent, unsubscribing
+    COMPLAINT = "complaint"  # about data handling
+    OTHER = "other"
+
+
+class CaseState(enum.StrEnum):
+    TRIAGE = "triage"  # not classified yet: staff decide what was asked
+    OPEN = "open"  # kinds known, work to do
+    CLOSED = "closed"
+
+
+# Which state may follow which; anything else is a bug or a stale console page.
+TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    CaseState.TRIAGE: frozenset({CaseState.OPEN, CaseState.CLOSED}),
+    CaseState.OPEN: frozenset({CaseState.TRIAGE, CaseState.CLOSED}),
+    CaseState.CLOSED: frozenset({CaseState.OPEN}),
+}
+
+
+def can_transition(current: CaseState, target: CaseState) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def initial_state(kinds: frozenset[RequestKind]) -> CaseState:
+    """An unclassified message goes to staff triage; a classified one is open work."""
+    return CaseState.OPEN if kinds else CaseState.TRIAGE
+
+
+class EventKind(enum.StrEnum):
+    """What the append-only case log records."""
+
+    OPENED = "opened"
+    CLASSIFIED = "classified"
+    MESSAGE_RECEIVED = "message_received"
+    ACK_QUEUED = "acknowledgement_queued"
+    ACK_SUPPRESSED = "acknowledgement_suppressed"
+    MESSAGE_SENT = "message_sent"
+    DELIVERY_FAILED = "delivery_failed"
+    STATE_CHANGED = "state_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A case reference such as AVG-2026-0042: prefix, year of receipt, sequence within the year."""
+
+    prefix: str
+    year: int
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}-{self.number:04d}"
+
+    @property
+    def counter_key(self) -> str:
+        return f"{self.prefix}-{self.year}"
+
+
+REFERENCE_RE = re.compile(r"\b([A-Z]{2,8})-(\d{4})-(\d{4,6})\b")
+
+
+def find_references(text: str) -> list[Reference]:
+    """References quoted in a subject line, in order of appearance."""
+    return [Reference(m[1], int(m[2]), int(m[3])) for m in REFERENCE_RE.finditer(text)]

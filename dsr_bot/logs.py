@@ -1,0 +1,17 @@
+"""Logging set-up. Log lines carry ids and references, never message text, images or BSNs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Library chatter at INFO can include protocol lines (addresses, subjects): keep it quiet.
+    for noisy in ("imapclient", "aiosmtpd", "mail.log", "aiosqlite", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

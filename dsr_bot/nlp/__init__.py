@@ -1,0 +1,1 @@
+"""Reading what a message asks: classification and language."""

@@ -1,0 +1,1 @@
+"""Services: the workflow applied to the store (pipeline, outbox sender)."""

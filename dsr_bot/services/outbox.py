@@ -1,0 +1,139 @@
+"""The sender loop: delivers outbox rows, retrying with backoff while a relay is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dsr_bot.channels.mail_out import MailTransport, build_email
+from dsr_bot.config import MailSettings
+from dsr_bot.domain.cases import EventKind
+from dsr_bot.errors import DeliveryError
+from dsr_bot.services.pipeline import utcnow
+from dsr_bot.store import queries
+from dsr_bot.store.tables import CaseEventRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+IDLE_POLL_SECONDS = 5.0
+
+
+def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
+    """Doubling delay after each failed attempt, capped."""
+    return timedelta(seconds=min(maximum, initial * 2 ** max(0, attempts - 1)))
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        transport: MailTransport,
+        settings: MailSettings,
+        clock: Callable[[], datetime] = utcnow,
+        batch: int = 50,
+    ) -> None:
+        self._sessions = sessions
+        self._transport = transport
+        self._settings = settings
+        self._clock = clock
+        self._batch = batch
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """New rows are waiting: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                sent = await self.deliver_due()
+            except SQLAlchemyError as exc:
+                log.warning("outbox: database unavailable (%s); retrying", type(exc).__name__)
+                sent = 0
+            if sent >= self._batch:
+                continue  # more may be waiting
+            await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        timeout = IDLE_POLL_SECONDS
+        with contextlib.suppress(SQLAlchemyError):
+            async with self._sessions() as session:
+                due = await queries.next_outbox_due(session)
+            if due is not None:
+                timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def deliver_due(self) -> int:
+        """Send what is due now; returns how many rows were tried."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            rows = await queries.claim_due_outbox(
+                session, now=now, lease_until=now + LEASE, limit=self._batch
+            )
+            claimed = [(r.id, build_email(r)) for r in rows]
+        # Send outside the transaction: a slow relay must not hold database locks.
+        for row_id, message in claimed:
+            error: DeliveryError | None = None
+            try:
+                await self._transport.send(message)
+            except DeliveryError as exc:
+                error = exc
+            await self._record(row_id, error)
+        return len(claimed)
+
+    async def _record(self, row_id: int, error: DeliveryError | None) -> None:
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            row = await session.get(OutboxRow, row_id)
+            assert row is not None
+            if error is None:
+                row.status, row.sent_at, row.last_error = "sent", now, None
+                self._event(session, row, now, EventKind.MESSAGE_SENT, {"outbox": row.id})
+                log.info("outbox %s delivered (%s)", row.id, row.kind)
+                return
+            row.last_error = str(error)
+            if error.permanent or row.attempts >= self._settings.max_attempts:
+                row.status = "failed"
+                self._event(
+                    session,
+                    row,
+                    now,
+                    EventKind.DELIVERY_FAILED,
+                    {"outbox": row.id, "error": str(error), "attempts": row.attempts},
+                )
+                log.error("outbox %s failed for good after %s attempts: %s", row.id, row.attempts, error)
+                return
+            delay = backoff(
+                row.attempts, self._settings.retry_initial_seconds, self._settings.retry_max_seconds
+            )
+            row.next_attempt_at = now + delay
+            log.warning(
+                "outbox %s not delivered (%s); attempt %s, next in %ss",
+                row.id,
+                error,
+                row.attempts,
+                int(delay.total_seconds()),
+            )
+
+    @staticmethod
+    def _event(
+        session: AsyncSession, row: OutboxRow, now: datetime, kind: EventKind, detail: dict[str, object]
+    ) -> None:
+        if row.case_id is not None:
+            session.add(
+                CaseEventRow(case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail)
+            )

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, queries and Alembic migrations."""
