@@ -1,4 +1,4 @@
-"""Wiring: one event loop runs intake, pipeline, outbox sender; one lifespan starts and stops them."""
+"""Wiring: one event loop runs intake, pipeline and outbox; one lifespan starts and stops them."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dsr_bot.channels.imap import ImapWatcher
-from dsr_bot.channels.mail_out import MailTransport, MaildirTransport, SmtpTransport
+from dsr_bot.channels.mail_out import MaildirTransport, SmtpTransport
 from dsr_bot.channels.mime import MimeLimits
 from dsr_bot.channels.smtp_intake import SmtpIntake
 from dsr_bot.config import Settings, parse_server_url
 from dsr_bot.nlp.classifier import Classifier, Unclassified
 from dsr_bot.replies import Replies
-from dsr_bot.services.outbox import OutboxSender
+from dsr_bot.services.outbox import OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 20.0
 
 
-def make_transport(settings: Settings) -> MailTransport:
+def make_transport(settings: Settings) -> Transport:
     url = settings.mail.smtp_url.get_secret_value()
     if url:
         return SmtpTransport(parse_server_url(url, ("smtp", "smtps")))
@@ -53,7 +53,10 @@ class Bot:
         async with contextlib.AsyncExitStack() as stack:
             if self.intake is not None:
                 await stack.enter_async_context(self.intake)
-            tasks = [asyncio.create_task(w.run(self.stop), name=f"imap-{w.box.name}") for w in self.watchers]
+            tasks = [
+                asyncio.create_task(w.run(self.stop), name=f"imap-{w.box.name}")
+                for w in self.watchers
+            ]
             sender_stop = asyncio.Event()
             sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
             log.info(
@@ -67,7 +70,9 @@ class Bot:
             self.stop.set()
             log.info("stopping: no new mail is taken; finishing what is in hand")
             await stack.aclose()  # SMTP intake stops listening
-            done, pending = await asyncio.wait(tasks, timeout=GRACE_SECONDS) if tasks else (set(), set())
+            done, pending = (
+                await asyncio.wait(tasks, timeout=GRACE_SECONDS) if tasks else (set(), set())
+            )
             for task in pending:
                 task.cancel()
             sender_stop.set()
@@ -93,7 +98,7 @@ async def build_bot(
     settings: Settings,
     *,
     classifier: Classifier | None = None,
-    transport: MailTransport | None = None,
+    transport: Transport | None = None,
     imap_initial_backoff: float = 1.0,
 ) -> AsyncIterator[Bot]:
     engine = create_engine(settings.database.url.get_secret_value())
@@ -103,7 +108,9 @@ async def build_bot(
             log.info("database migrated from %s to %s", before or "empty", after)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         sender = OutboxSender(
-            sessions=sessions, transport=transport or make_transport(settings), settings=settings.mail
+            sessions=sessions,
+            transport=transport or make_transport(settings),
+            settings=settings.mail,
         )
         pipeline = Pipeline(
             sessions=sessions,

@@ -171,7 +171,13 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
             for e in detail.events
         ],
         "outbox": [
-            {"id": o.id, "kind": o.kind, "status": o.status, "attempts": o.attempts, "subject": o.subject}
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "status": o.status,
+                "attempts": o.attempts,
+                "subject": o.subject,
+            }
             for o in detail.outbox
         ],
     }
@@ -179,10 +185,14 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"{data['reference']}  [{data['state']}]  {', '.join(data['kinds'])}")
-    click.echo(f"From:      {data['requester_name'] or ''} <{data['requester']}>".replace(" <", " <", 1))
+    click.echo(
+        f"From:      {data['requester_name'] or ''} <{data['requester']}>".replace(" <", " <", 1)
+    )
     click.echo(f"Subject:   {data['subject']}")
     click.echo(f"Received:  {data['received_at']} via {data['channel']} ({data['language']})")
-    click.echo(f"Answer by: {data['promise_due']} (our promise), {data['legal_due']} (legal deadline)")
+    click.echo(
+        f"Answer by: {data['promise_due']} (our promise), {data['legal_due']} (legal deadline)"
+    )
     click.echo(f"           {DISCLAIMER}")
     click.echo("\nMessages:")
     for m in data["messages"]:
@@ -192,8 +202,12 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
     for e in data["events"]:
         click.echo(f"  {e['at']}  {e['actor']:<10} {e['kind']}  {json.dumps(e['detail'])}")
     click.echo("\nOutgoing:")
-    for o in data["outbox"] or [{"id": "-", "kind": "none", "status": "", "attempts": 0, "subject": ""}]:
-        click.echo(f"  {o['id']} {o['kind']} {o['status']} (attempts {o['attempts']}) {o['subject']}")
+    for o in data["outbox"] or [
+        {"id": "-", "kind": "none", "status": "", "attempts": 0, "subject": ""}
+    ]:
+        click.echo(
+            f"  {o['id']} {o['kind']} {o['status']} (attempts {o['attempts']}) {o['subject']}"
+        )
 
 
 @cli.group()
@@ -236,7 +250,9 @@ def messages_list(ctx: click.Context, routes: tuple[str, ...], as_json: bool, li
         click.echo("no messages")
     for m in data:
         reason = f"  ({m['reason']})" if m["reason"] else ""
-        click.echo(f"#{m['id']:<6} {m['received_at'][:19]}  {m['route']:<14} {m['subject'][:60]}{reason}")
+        click.echo(
+            f"#{m['id']:<6} {m['received_at'][:19]}  {m['route']:<14} {m['subject'][:60]}{reason}"
+        )
 
 
 def main() -> None:

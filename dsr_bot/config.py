@@ -67,7 +67,7 @@ class MailSettings(_Section):
 class SmtpIntakeSettings(_Section):
     enabled: Literal["auto", "on", "off"] = "auto"
     host: str = "127.0.0.1"
-    port: int = Field(2525, ge=1, le=65535)
+    port: int = Field(2525, ge=0, le=65535)
 
 
 class MailboxSettings(_Section):
@@ -127,7 +127,9 @@ class Settings(_Section):
     mail: MailSettings = MailSettings()
     smtp_intake: SmtpIntakeSettings = SmtpIntakeSettings()
     mailboxes: tuple[MailboxSettings, ...] = ()
-    profiles: dict[str, ProfileSettings] = Field(default_factory=lambda: {"default": ProfileSettings()})
+    profiles: dict[str, ProfileSettings] = Field(
+        default_factory=lambda: {"default": ProfileSettings()}
+    )
     deadlines: DeadlineSettings = DeadlineSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -177,7 +179,9 @@ class ServerUrl:
         return self.scheme.endswith("s")
 
     def __repr__(self) -> str:  # never show the password
-        return f"ServerUrl({self.scheme}://{self.username or ''}@{self.host}:{self.port}{self.path})"
+        return (
+            f"ServerUrl({self.scheme}://{self.username or ''}@{self.host}:{self.port}{self.path})"
+        )
 
 
 _DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
@@ -186,7 +190,9 @@ _DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
 def parse_server_url(url: str, schemes: tuple[str, ...]) -> ServerUrl:
     parts = urlsplit(url)
     if parts.scheme not in schemes:
-        raise ValueError(f"scheme must be {' or '.join(schemes)}, not {parts.scheme or 'missing'!r}")
+        raise ValueError(
+            f"scheme must be {' or '.join(schemes)}, not {parts.scheme or 'missing'!r}"
+        )
     if not parts.hostname:
         raise ValueError("has no host")
     try:
@@ -238,9 +244,7 @@ def _describe(error: ValidationError, origin: str) -> str:
     return f"{origin}: {where}: {message}{more}"
 
 
-def load_settings(
-    path: Path | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML file (optional unless named explicitly) and apply environment overrides."""
     env = os.environ if env is None else env
     explicit = path is not None or "DSR_BOT_CONFIG" in env

@@ -2,13 +2,13 @@
 
 Hierarchy::
 
-    DsrBotError                 base; its message is safe to show a user (no secrets, no personal data)
-    ├── ConfigError             a setting is missing or has a bad value; the message names the setting
-    ├── StoreError              the database cannot be reached or is not migrated
-    │   └── CaseNotFound        no case has the given reference
-    ├── ChannelError            a mail or chat server cannot be reached or refused us
-    │   └── DeliveryError       an outgoing message could not be delivered (retried by the outbox)
-    └── MalformedMessage        an incoming message cannot become a case; it is quarantined with this reason
+    DsrBotError          base; its message is safe to show a user (no secrets, no personal data)
+    ├── ConfigError      a setting is missing or has a bad value; the message names the setting
+    ├── StoreError       the database cannot be reached or is not migrated
+    │   └── CaseNotFound no case has the given reference
+    ├── ChannelError     a mail or chat server cannot be reached or refused us
+    │   └── DeliveryError  an outgoing message was not delivered (the outbox retries it)
+    └── MalformedMessage an incoming message cannot become a case; quarantined with this reason
 
 The CLI turns a DsrBotError into a one-line message and exit status 2; anything else is a bug and
 shows its traceback.
@@ -50,7 +50,7 @@ class DeliveryError(ChannelError):
 
 
 class MalformedMessage(DsrBotError):
-    """An incoming message cannot become a case. The reason is recorded with the quarantined message."""
+    """An incoming message cannot become a case; the reason is kept with the quarantined message."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

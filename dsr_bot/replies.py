@@ -44,7 +44,7 @@ class Replies:
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             undefined=jinja2.StrictUndefined,
-            autoescape=False,  # plain-text mail; nothing here is HTML
+            autoescape=False,  # noqa: S701 - plain-text mail, never rendered as HTML
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from dsr_bot.channels.intake import raw_to_item
+from dsr_bot.channels.intake import DEFAULT_LIMITS, raw_to_item
 from dsr_bot.channels.mime import MimeLimits
 from dsr_bot.config import MailboxSettings, ServerUrl, parse_server_url
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
@@ -53,7 +53,7 @@ class ImapWatcher:
         pipeline: Pipeline,
         sessions: Any,
         max_message_bytes: int,
-        limits: MimeLimits = MimeLimits(),
+        limits: MimeLimits = DEFAULT_LIMITS,
         initial_backoff: float = 1.0,
     ) -> None:
         self.box = box
@@ -93,7 +93,10 @@ class ImapWatcher:
             except (*RECONNECT_ERRORS, ChannelError, StoreError) as exc:
                 failures += 1
                 log.warning(
-                    "imap %s: %s; reconnecting (attempt %s)", self.box.name, _describe(exc), failures
+                    "imap %s: %s; reconnecting (attempt %s)",
+                    self.box.name,
+                    _describe(exc),
+                    failures,
                 )
             finally:
                 self.connected.clear()
@@ -169,7 +172,9 @@ class ImapWatcher:
                     return  # what is not stored yet is read again at the next start
                 items = self._fetch(client, part, sizes, uidvalidity)
                 self._call(
-                    self._pipeline.ingest(items, MailboxCursor(self.box.name, uidvalidity, part[-1]))
+                    self._pipeline.ingest(
+                        items, MailboxCursor(self.box.name, uidvalidity, part[-1])
+                    )
                 )
                 self.processed += len(items)
                 if self.box.processed_folder:
@@ -201,7 +206,7 @@ class ImapWatcher:
         return items
 
     def _too_large(self, client: IMAPClient, uid: int, size: int, external_id: str) -> Quarantined:
-        # Record it (with its headers) rather than pull a huge mail into memory; it stays in the mailbox.
+        # Record it with its headers rather than pull a huge mail into memory; it stays put.
         head = client.fetch([uid], ["BODY.PEEK[HEADER]", "INTERNALDATE"]).get(uid, {})
         item = raw_to_item(
             head.get(b"BODY[HEADER]", b"") + b"\r\n",
@@ -223,7 +228,7 @@ class ImapWatcher:
         )
 
     def _wait_idle(self, client: IMAPClient) -> None:
-        """Wait for new mail; IDLE is re-issued before the 29 minutes after which servers may drop it."""
+        """Wait for new mail; IDLE is renewed before 29 minutes, when servers may drop it."""
         client.idle()
         try:
             deadline = time.monotonic() + self.box.idle_renew_seconds

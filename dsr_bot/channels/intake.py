@@ -11,6 +11,8 @@ from dsr_bot.domain.hygiene import header_safe
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.errors import MalformedMessage
 
+DEFAULT_LIMITS = MimeLimits()
+
 
 def raw_to_item(
     raw: bytes,
@@ -19,7 +21,7 @@ def raw_to_item(
     external_id: str,
     received_at: datetime,
     envelope_from: str | None = None,
-    limits: MimeLimits = MimeLimits(),
+    limits: MimeLimits = DEFAULT_LIMITS,
 ) -> InboundMessage | Quarantined:
     try:
         return parse_mail(
@@ -44,7 +46,7 @@ def _quarantined(
 ) -> Quarantined:
     # Keep what can be read, so staff can still find and answer the person.
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
-    head, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    _, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
     return Quarantined(
         channel=Channel.EMAIL,
         source=source,

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Protocol
 
 import aiosmtplib
 
 from dsr_bot.config import ServerUrl
 from dsr_bot.domain.hygiene import header_safe
+from dsr_bot.domain.outgoing import OutgoingMail
 from dsr_bot.errors import DeliveryError
-from dsr_bot.store.tables import OutboxRow
+
+# Python folds an over-long unstructured header (In-Reply-To, References) by RFC 2047-encoding it,
+# which breaks threading in the recipient's client; lines up to RFC 5322's 998 avoid that.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
 
 
-class MailTransport(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
-
-
-def build_email(row: OutboxRow) -> EmailMessage:
-    """The stored outbox row as a mail; every header value is made single-line first."""
-    msg = EmailMessage()
+def build_email(row: OutgoingMail) -> EmailMessage:
+    """The outgoing mail as MIME; every header value is made single-line first."""
+    msg = EmailMessage(policy=MAIL_POLICY)
     local, _, domain = row.sender.partition("@")
     msg["From"] = Address(display_name=header_safe(row.sender_name), username=local, domain=domain)
     msg["To"] = header_safe(row.recipient, 320)
@@ -39,8 +39,8 @@ def build_email(row: OutboxRow) -> EmailMessage:
         # RFC 3834: mark our automatic replies, and ask Exchange not to answer them with its own.
         msg["Auto-Submitted"] = row.auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
-    msg["Content-Language"] = row.language
     msg.set_content(row.body, charset="utf-8")
+    msg["Content-Language"] = row.language  # after set_content, which drops Content-* headers
     return msg
 
 
@@ -50,7 +50,8 @@ class MaildirTransport:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
+        message = build_email(mail)
         try:
             await asyncio.to_thread(self._add, message)
         except OSError as exc:
@@ -65,7 +66,8 @@ class SmtpTransport:
         self._url = url
         self._timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
+        message = build_email(mail)
         url = self._url
         try:
             await aiosmtplib.send(

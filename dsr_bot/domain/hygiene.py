@@ -1,4 +1,4 @@
-"""Mail hygiene: which messages must never get an automatic reply (RFC 3834), and safe header text."""
+"""Mail hygiene: which mail never gets an automatic reply (RFC 3834), and safe header text."""
 
 from __future__ import annotations
 

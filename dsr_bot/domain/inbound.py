@@ -23,7 +23,7 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
-    """One message as received. Text fields may still hold a BSN: the pipeline masks before storing."""
+    """One message as received. Text may still hold a BSN: the pipeline masks before storing."""
 
     channel: Channel
     # Where the message came in, e.g. the mailbox name; replies go out the same way.

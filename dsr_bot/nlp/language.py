@@ -6,12 +6,16 @@ import re
 
 # Frequent function words; enough to tell Dutch from English in a few sentences.
 _NL = frozenset(
-    "de het een en van ik je u uw mijn is dat die niet op te met voor zijn er maar ook wil graag "
-    "gegevens verzoek bij naar heb heeft wij we kunt om als dan nog wel geen".split()
+    (
+        "de het een en van ik je u uw mijn is dat die niet op te met voor zijn er maar ook wil "
+        "graag gegevens verzoek bij naar heb heeft wij we kunt om als dan nog wel geen"
+    ).split()
 )
 _EN = frozenset(
-    "the a an and of i you your my is that this not on to with for are be but also would like "
-    "please data request at have has we can if then any no".split()
+    (
+        "the a an and of i you your my is that this not on to with for are be but also would "
+        "like please data request at have has we can if then any no"
+    ).split()
 )
 _WORD = re.compile(r"[a-zà-ÿ']+")
 

@@ -7,13 +7,14 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot.channels.mail_out import MailTransport, build_email
 from dsr_bot.config import MailSettings
 from dsr_bot.domain.cases import EventKind
+from dsr_bot.domain.outgoing import OutgoingMail
 from dsr_bot.errors import DeliveryError
 from dsr_bot.services.pipeline import utcnow
 from dsr_bot.store import queries
@@ -22,6 +23,14 @@ from dsr_bot.store.tables import CaseEventRow, OutboxRow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+
+
+class Transport(Protocol):
+    """A way out: raises DeliveryError when the message did not go."""
+
+    async def send(self, mail: OutgoingMail) -> None: ...
+
+
 IDLE_POLL_SECONDS = 5.0
 
 
@@ -35,7 +44,7 @@ class OutboxSender:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        transport: MailTransport,
+        transport: Transport,
         settings: MailSettings,
         clock: Callable[[], datetime] = utcnow,
         batch: int = 50,
@@ -84,12 +93,12 @@ class OutboxSender:
             rows = await queries.claim_due_outbox(
                 session, now=now, lease_until=now + LEASE, limit=self._batch
             )
-            claimed = [(r.id, build_email(r)) for r in rows]
+            claimed = [(r.id, _outgoing(r)) for r in rows]
         # Send outside the transaction: a slow relay must not hold database locks.
-        for row_id, message in claimed:
+        for row_id, mail in claimed:
             error: DeliveryError | None = None
             try:
-                await self._transport.send(message)
+                await self._transport.send(mail)
             except DeliveryError as exc:
                 error = exc
             await self._record(row_id, error)
@@ -115,7 +124,9 @@ class OutboxSender:
                     EventKind.DELIVERY_FAILED,
                     {"outbox": row.id, "error": str(error), "attempts": row.attempts},
                 )
-                log.error("outbox %s failed for good after %s attempts: %s", row.id, row.attempts, error)
+                log.error(
+                    "outbox %s failed for good after %s attempts: %s", row.id, row.attempts, error
+                )
                 return
             delay = backoff(
                 row.attempts, self._settings.retry_initial_seconds, self._settings.retry_max_seconds
@@ -131,9 +142,31 @@ class OutboxSender:
 
     @staticmethod
     def _event(
-        session: AsyncSession, row: OutboxRow, now: datetime, kind: EventKind, detail: dict[str, object]
+        session: AsyncSession,
+        row: OutboxRow,
+        now: datetime,
+        kind: EventKind,
+        detail: dict[str, object],
     ) -> None:
         if row.case_id is not None:
             session.add(
-                CaseEventRow(case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail)
+                CaseEventRow(
+                    case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail
+                )
             )
+
+
+def _outgoing(row: OutboxRow) -> OutgoingMail:
+    return OutgoingMail(
+        sender=row.sender,
+        sender_name=row.sender_name,
+        recipient=row.recipient,
+        subject=row.subject,
+        body=row.body,
+        language=row.language,
+        message_id=row.message_id,
+        created_at=row.created_at,
+        in_reply_to=row.in_reply_to,
+        references=tuple(row.references),
+        auto_submitted=row.auto_submitted,
+    )

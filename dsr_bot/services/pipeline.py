@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import make_msgid
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +22,7 @@ from dsr_bot.domain.cases import EventKind, Reference, find_references, initial_
 from dsr_bot.domain.deadlines import compute_deadlines, receipt_date
 from dsr_bot.domain.hygiene import automatic_reason
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
+from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
 from dsr_bot.nlp.classifier import Classifier
@@ -215,7 +215,9 @@ class Pipeline:
         ids = [*msg.references, *([msg.in_reply_to] if msg.in_reply_to else [])]
         return await queries.case_by_message_ids(session, ids)
 
-    async def _open_case(self, session: AsyncSession, msg: InboundMessage, now: datetime) -> CaseRow:
+    async def _open_case(
+        self, session: AsyncSession, msg: InboundMessage, now: datetime
+    ) -> CaseRow:
         profile = self._settings.profile_for(msg.source)
         classification = self._classifier.classify(msg.subject, msg.text)
         language = guess_language(f"{msg.subject}\n{msg.text}", profile.default_language)
@@ -247,7 +249,11 @@ class Pipeline:
             case,
             now,
             EventKind.CLASSIFIED,
-            {"kinds": kinds, "confidence": classification.confidence, "model": classification.model},
+            {
+                "kinds": kinds,
+                "confidence": classification.confidence,
+                "model": classification.model,
+            },
         )
         return case
 
@@ -285,7 +291,7 @@ class Pipeline:
             website=profile.website,
         )
         domain = self._settings.mail.from_address.split("@", 1)[1]
-        message_id = make_msgid(idstring=case.reference, domain=domain)
+        message_id = new_message_id(case.reference, domain)
         references = [*msg.references, *([msg.message_id] if msg.message_id else [])]
         outbox = OutboxRow(
             case_id=case.id,
@@ -316,7 +322,11 @@ class Pipeline:
             case,
             now,
             EventKind.ACK_QUEUED,
-            {"outbox": outbox.id, "promise_on": due.promise.isoformat(), "legal_on": due.legal.isoformat()},
+            {
+                "outbox": outbox.id,
+                "promise_on": due.promise.isoformat(),
+                "legal_on": due.legal.isoformat(),
+            },
         )
         return True
 
@@ -335,7 +345,9 @@ class Pipeline:
         detail: dict[str, object],
         actor: str = "system",
     ) -> None:
-        session.add(CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail))
+        session.add(
+            CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail)
+        )
 
 
 def _message_row(

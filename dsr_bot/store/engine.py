@@ -20,7 +20,9 @@ def create_engine(url: str) -> AsyncEngine:
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ConfigError(f"database.url: cannot create {Path(database).parent}: {exc}") from None
+                raise ConfigError(
+                    f"database.url: cannot create {Path(database).parent}: {exc}"
+                ) from None
         engine = create_async_engine(parsed, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine
@@ -28,7 +30,7 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy's documented recipe).
+    # pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy's recipe).
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None

@@ -105,7 +105,9 @@ async def save_mailbox_state(
     row = await session.get(MailboxStateRow, source)
     if row is None:
         session.add(
-            MailboxStateRow(source=source, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+            MailboxStateRow(
+                source=source, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
+            )
         )
     elif row.uidvalidity != uidvalidity or last_uid > row.last_uid:
         row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, now

@@ -1,0 +1,1 @@
+"""Channels turn protocol input into InboundMessage and send outgoing messages."""

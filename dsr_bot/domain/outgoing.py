@@ -1,0 +1,27 @@
+"""What the outbox hands a channel to deliver: protocol details are the channel's business."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    sender: str
+    sender_name: str
+    recipient: str
+    subject: str
+    body: str
+    language: str
+    message_id: str
+    created_at: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    auto_submitted: str | None = None  # RFC 3834 value, e.g. "auto-replied"
+
+
+def new_message_id(reference: str, domain: str) -> str:
+    """Short and unique; carries the case reference so a human can trace it too."""
+    return f"<{reference}.{secrets.token_hex(8)}@{domain}>"

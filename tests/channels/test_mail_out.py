@@ -1,0 +1,60 @@
+"""Outgoing mail headers: threading, RFC 3834 marking, and no header injection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+
+from dsr_bot.channels.mail_out import build_email
+from dsr_bot.domain.outgoing import OutgoingMail, new_message_id
+
+
+def _mail(**changes: object) -> OutgoingMail:
+    values: dict[str, object] = {
+        "sender": "info@academiewerkendleren.nl",
+        "sender_name": "Academie Werkend Leren",
+        "recipient": "jan@example.nl",
+        "subject": "Wij hebben uw bericht ontvangen [AVG-2026-0001]",
+        "body": "Beste Jan,\n\nDank u wel.\n",
+        "language": "nl",
+        "message_id": new_message_id("AVG-2026-0001", "academiewerkendleren.nl"),
+        "created_at": datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+        "in_reply_to": "<a-very-long-message-id-from-a-big-mail-provider.1234567890@mail.example.nl>",
+        "references": ("<x@example.nl>",),
+        "auto_submitted": "auto-replied",
+    }
+    values.update(changes)
+    return OutgoingMail(**values)  # type: ignore[arg-type]
+
+
+def _roundtrip(mail: OutgoingMail) -> dict[str, list[str]]:
+    parsed = message_from_bytes(build_email(mail).as_bytes(), policy=policy.default)
+    headers: dict[str, list[str]] = {}
+    for name, value in parsed.items():
+        headers.setdefault(name.lower(), []).append(str(value))
+    return headers
+
+
+def test_threading_and_automatic_reply_headers_survive_the_wire() -> None:
+    mail = _mail()
+    headers = _roundtrip(mail)
+    assert headers["message-id"] == [mail.message_id]
+    assert headers["in-reply-to"] == [mail.in_reply_to]  # long ids are not RFC 2047-mangled
+    assert headers["references"] == ["<x@example.nl>"]
+    assert headers["auto-submitted"] == ["auto-replied"]
+    assert headers["x-auto-response-suppress"] == ["All"]
+    assert headers["content-language"] == ["nl"]
+
+
+def test_hostile_text_cannot_add_headers() -> None:
+    headers = _roundtrip(
+        _mail(
+            subject="Hallo\r\nBcc: victim@example.org",
+            sender_name="Evil\nBcc: victim@example.org",
+            in_reply_to="<a@b>\r\nBcc: victim@example.org",
+            references=("<c@d>\nCc: victim@example.org",),
+        )
+    )
+    assert "bcc" not in headers and "cc" not in headers
+    assert headers["to"] == ["jan@example.nl"]
+    assert len(headers["subject"]) == 1
