@@ -23,6 +23,7 @@ from dsr_bot.channels.mail_out import MAIL_POLICY
 from dsr_bot.config import Settings
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
+from tests.servers.dovecot import DovecotServer
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -172,3 +173,26 @@ def request_mail(
         msg[name] = value
     msg.set_content(body)
     return msg
+
+
+@pytest.fixture
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """A private Dovecot on a free loopback port, stopped by its process id afterwards."""
+    server = DovecotServer(tmp_path_factory.mktemp("dovecot"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def imap_settings(database_url: str, tmp_path: Path, server: DovecotServer, **box: Any) -> Settings:
+    mailbox_settings = {"name": "info", "imap_url": server.imap_url(), **box}
+    return make_settings(database_url, tmp_path, mailboxes=[mailbox_settings])
+
+
+async def count_rows(bot: Bot, table: type[Any]) -> int:
+    from sqlalchemy import func, select
+
+    async with bot.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)

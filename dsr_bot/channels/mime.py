@@ -208,6 +208,10 @@ def _ids(value: str | None) -> list[str]:
     if not value:
         return []
     value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if "=?" in value:
+        # Python's own generator RFC 2047-encodes a long In-Reply-To; undo that before parsing.
+        with contextlib.suppress(Exception):
+            value = str(email.header.make_header(email.header.decode_header(value)))
     found = _ID.findall(value) or [token for token in _ID_SEPARATORS.split(value) if token]
     return [f"<{token}>" for token in found]
 

@@ -19,7 +19,7 @@ def _mail(**changes: object) -> OutgoingMail:
         "language": "nl",
         "message_id": new_message_id("AVG-2026-0001", "academiewerkendleren.nl"),
         "created_at": datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
-        "in_reply_to": "<a-very-long-message-id-from-a-big-mail-provider.1234567890@mail.example.nl>",
+        "in_reply_to": "<a-very-long-message-id-from-a-big-provider.1234567890@mail.example.nl>",
         "references": ("<x@example.nl>",),
         "auto_submitted": "auto-replied",
     }

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -243,21 +241,3 @@ def test_contains_agrees_with_mask_on_random_text() -> None:
         masked = mask_bsns(text)
         assert contains_bsn(text) == (masked != text)
         assert mask_bsns(masked) == masked
-
-
-def test_fast_on_200_kb() -> None:
-    rng = random.Random(3)
-    words = ["Geachte", "heer,", "BSN", "123456782", "1234 56 782", "NL91ABNA0417164300"]
-    words += ["+31612345678", "2026-04-27", "123456789", "inzage\n", "123 456 789", "0612345678"]
-    text = " ".join(rng.choice(words) for _ in range(40_000))[:200_000]
-    digits = "".join(rng.choice("0123456789 .-") for _ in range(200_000))
-    for sample in (text, digits, "7" * 200_000):
-        best = min(_timed(mask_bsns, sample) for _ in range(5))
-        # Measured at a few ms; the margin absorbs slow CI machines, not a quadratic scan.
-        assert best < 0.05
-
-
-def _timed(func: Callable[[str], str], arg: str) -> float:
-    start = time.perf_counter()
-    func(arg)
-    return time.perf_counter() - start

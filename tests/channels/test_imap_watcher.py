@@ -1,0 +1,197 @@
+"""The IMAP watcher against a real Dovecot: IDLE, restarts, \\Seen mail, replies, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import logging
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dsr_bot.app import Bot
+from dsr_bot.store import queries
+from dsr_bot.store.tables import CaseRow, MessageRow
+from tests.conftest import (
+    count_rows,
+    eventually,
+    imap_settings,
+    outbox_mail,
+    request_mail,
+    running_bot,
+)
+from tests.servers.dovecot import DovecotServer
+
+pytestmark = pytest.mark.dovecot
+
+
+def _requests(count: int, start: int = 0) -> list[bytes]:
+    return [
+        request_mail(sender=f"persoon{i}@example.nl", subject=f"Inzage {i}").as_bytes()
+        for i in range(start, start + count)
+    ]
+
+
+async def _cases(bot: Bot) -> int:
+    return await count_rows(bot, CaseRow)
+
+
+async def _connected(bot: Bot) -> None:
+    await eventually(lambda: asyncio.sleep(0, bot.watchers[0].connected.is_set()), within=10)
+
+
+async def test_an_appended_message_becomes_a_case_and_an_acknowledgement(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        await _connected(bot)
+        await asyncio.to_thread(
+            dovecot.append, request_mail(message_id="<r1@example.nl>").as_bytes()
+        )
+        await eventually(lambda: asyncio.sleep(0, len(outbox_mail(tmp_path / "outbox")) == 1))
+    [ack] = outbox_mail(tmp_path / "outbox")
+    assert ack["In-Reply-To"] == "<r1@example.nl>"
+    assert ack["To"] == "jan@example.nl"
+
+
+async def test_mail_that_arrived_while_stopped_is_processed_exactly_once(
+    dovecot: DovecotServer, database_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(dovecot.append_many, _requests(200))
+    settings = imap_settings(database_url, tmp_path, dovecot, batch_size=50)
+    async with running_bot(settings) as bot:
+        await eventually(lambda: asyncio.sleep(0, bot.watchers[0].processed >= 200), within=60)
+    async with running_bot(settings) as bot:  # a restart reads nothing twice
+        await _connected(bot)
+        await asyncio.to_thread(dovecot.append_many, _requests(1, start=200))
+        await eventually(lambda: _has_cases(bot, 201), within=10)
+        assert await count_rows(bot, MessageRow) == 201
+        async with bot.sessions() as session:
+            subjects = set(await session.scalars(select(CaseRow.subject)))
+    assert subjects == {f"Inzage {i}" for i in range(201)}
+
+    assert len(outbox_mail(tmp_path / "outbox")) == 201  # one acknowledgement each
+
+
+async def _has_cases(bot: Bot, n: int) -> bool:
+    return await _cases(bot) >= n
+
+
+async def test_mail_already_read_in_another_client_is_still_processed(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(dovecot.append, _requests(1)[0], flags=["\\Seen"])
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        await eventually(lambda: _has_cases(bot, 1))
+        await asyncio.to_thread(dovecot.append, _requests(1, start=1)[0], flags=["\\Seen"])
+        await eventually(lambda: _has_cases(bot, 2))
+
+
+async def test_the_bot_reconnects_after_a_dovecot_restart_and_misses_nothing(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dsr_bot")
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        await _connected(bot)
+        await asyncio.to_thread(dovecot.append, _requests(1)[0])
+        await eventually(lambda: _has_cases(bot, 1))
+        await asyncio.sleep(0.3)  # back in IDLE
+        await asyncio.to_thread(dovecot.stop)
+        await eventually(lambda: asyncio.sleep(0, not bot.watchers[0].connected.is_set()))
+        await asyncio.to_thread(dovecot.start)
+        # Mail that arrives before the bot is back must not be missed.
+        await asyncio.to_thread(dovecot.append_many, _requests(3, start=1))
+        await eventually(lambda: _has_cases(bot, 4), within=15)
+        assert bot.watchers[0].connected.is_set()
+        await asyncio.to_thread(dovecot.append, _requests(1, start=4)[0])
+        await eventually(lambda: _has_cases(bot, 5))
+    assert any("reconnecting" in r.getMessage() for r in caplog.records)
+    assert sum("logged in" in r.getMessage() for r in caplog.records) >= 2
+
+
+async def test_a_reply_to_the_acknowledgement_lands_on_the_same_case(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        await _connected(bot)
+        await asyncio.to_thread(dovecot.append, request_mail().as_bytes())
+        await eventually(lambda: asyncio.sleep(0, len(outbox_mail(tmp_path / "outbox")) == 1))
+        [ack] = outbox_mail(tmp_path / "outbox")
+        reply = EmailMessage()
+        reply["From"] = "Jan Jansen <jan@example.nl>"
+        reply["To"] = ack["From"]
+        reply["Subject"] = f"Re: {ack['Subject']}"
+        reply["Message-ID"] = "<reply-1@example.nl>"
+        reply["In-Reply-To"] = ack["Message-ID"]
+        reply["References"] = f"{ack['References']} {ack['Message-ID']}"
+        reply.set_content("Hierbij nog mijn klantnummer: 4711.")
+        await asyncio.to_thread(dovecot.append, reply.as_bytes())
+
+        async def on_case() -> bool:
+            async with bot.sessions() as session:
+                row = await session.scalar(
+                    select(MessageRow).where(MessageRow.message_id == "<reply-1@example.nl>")
+                )
+            return row is not None
+
+        await eventually(on_case)
+        assert await _cases(bot) == 1
+        async with bot.sessions() as session:
+            [case] = await session.scalars(select(CaseRow))
+            detail = await queries.case_detail(session, case.reference)
+    assert [m.message_id for m in detail.messages][-1] == "<reply-1@example.nl>"
+    assert len(outbox_mail(tmp_path / "outbox")) == 1  # the reply is not acknowledged again
+
+
+async def test_without_idle_the_mailbox_is_polled(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = imap_settings(sqlite_url, tmp_path, dovecot, idle=False, poll_seconds=0.3)
+    async with running_bot(settings) as bot:
+        await _connected(bot)
+        await asyncio.to_thread(dovecot.append, _requests(1)[0])
+        await eventually(lambda: _has_cases(bot, 1), within=5)
+
+
+async def test_processed_mail_can_be_moved_to_a_folder(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    client = await asyncio.to_thread(dovecot.client)
+    await asyncio.to_thread(client.create_folder, "Verwerkt")
+    settings = imap_settings(sqlite_url, tmp_path, dovecot, processed_folder="Verwerkt")
+    await asyncio.to_thread(dovecot.append_many, _requests(3))
+    async with running_bot(settings) as bot:
+        await eventually(lambda: _has_cases(bot, 3))
+    inbox = await asyncio.to_thread(client.select_folder, "INBOX")
+    moved = await asyncio.to_thread(client.select_folder, "Verwerkt")
+    await asyncio.to_thread(client.logout)
+    assert (inbox[b"EXISTS"], moved[b"EXISTS"]) == (0, 3)
+
+
+async def test_a_wrong_password_is_reported_and_retried_without_stopping_the_bot(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = dovecot.imap_url().replace(dovecot.password, "wrong")
+    settings = imap_settings(sqlite_url, tmp_path, dovecot, imap_url=url)
+
+    def failures() -> int:
+        return sum("reconnecting" in r.getMessage() for r in caplog.records)
+
+    async with running_bot(settings):
+        await eventually(lambda: asyncio.sleep(0, failures() >= 2), within=10)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "AUTHENTICATIONFAILED" in text or "Authentication failed" in text
+    assert "wrong" not in text  # the password never reaches the log
+
+
+def test_dovecot_parses_what_we_append(dovecot: DovecotServer) -> None:
+    dovecot.append(_requests(1)[0])
+    client = dovecot.client()
+    client.select_folder("INBOX")
+    [uid] = client.search(["ALL"])
+    raw = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+    client.logout()
+    assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == "Inzage 0"
