@@ -230,7 +230,7 @@ def messages_list(ctx: click.Context, routes: tuple[str, ...], as_json: bool, li
     """List the newest incoming messages and what became of them."""
     settings = _settings(ctx)
     rows = _with_session(settings, lambda s: queries.list_messages(s, routes=routes, limit=limit))
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "id": m.id,
             "source": m.source,

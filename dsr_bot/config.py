@@ -48,6 +48,7 @@ class MailSettings(_Section):
     retry_initial_seconds: float = Field(5.0, gt=0)
     retry_max_seconds: float = Field(900.0, gt=0)
     max_attempts: int = Field(50, ge=1)
+    delivery_lease_seconds: float = Field(120.0, gt=0)
 
     @field_validator("from_address")
     @classmethod

@@ -107,7 +107,9 @@ class ImapWatcher:
                 self._stopping.wait(self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
-        delay = min(self.box.reconnect_max_seconds, self._initial_backoff * 2 ** (failures - 1))
+        delay: float = min(
+            self.box.reconnect_max_seconds, self._initial_backoff * 2.0 ** (failures - 1)
+        )
         return delay * random.uniform(0.5, 1.0)  # jitter: several workers must not retry in step
 
     def _connect(self) -> IMAPClient:

@@ -22,8 +22,6 @@ from dsr_bot.store.tables import CaseEventRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-
 
 class Transport(Protocol):
     """A way out: raises DeliveryError when the message did not go."""
@@ -47,7 +45,7 @@ class OutboxSender:
         transport: Transport,
         settings: MailSettings,
         clock: Callable[[], datetime] = utcnow,
-        batch: int = 50,
+        batch: int = 20,
     ) -> None:
         self._sessions = sessions
         self._transport = transport
@@ -91,7 +89,10 @@ class OutboxSender:
         now = self._clock()
         async with self._sessions.begin() as session:
             rows = await queries.claim_due_outbox(
-                session, now=now, lease_until=now + LEASE, limit=self._batch
+                session,
+                now=now,
+                lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
+                limit=self._batch,
             )
             claimed = [(r.id, _outgoing(r)) for r in rows]
         # Send outside the transaction: a slow relay must not hold database locks.

@@ -81,7 +81,7 @@ async def next_reference_number(session: AsyncSession, key: str) -> int:
         .returning(ReferenceCounterRow.last)
     )
     assert number is not None
-    return number
+    return int(number)
 
 
 async def count_recent_outbox(

@@ -46,7 +46,7 @@ async def _queue_ack(
 
 async def _row(sessions: async_sessionmaker[AsyncSession]) -> OutboxRow:
     async with sessions() as session:
-        row = await session.scalar(select(OutboxRow))
+        row: OutboxRow | None = await session.scalar(select(OutboxRow))
     assert row is not None
     return row
 
