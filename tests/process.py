@@ -71,7 +71,7 @@ class BotProcess:
             conn.close()
 
     def count(self, table: str) -> int:
-        rows = self.query(f"SELECT count(*) FROM {table}")  # noqa: S608 - test-only, fixed names
+        rows = self.query(f"SELECT count(*) FROM {table}")
         return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
 
     def wait_for(self, table: str, n: int, timeout: float = 60) -> None:

@@ -1,4 +1,4 @@
-"""Malformed mail never stops the worker: each becomes a case or a quarantined message with a reason."""
+"""Malformed mail never stops the worker: each becomes a case, or is quarantined with a reason."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ MALFORMED = {
     "html only": _html_only(),
     "no sender": b"Subject: no sender\r\n\r\nwie ben ik\r\n",
     "truncated base64": (
-        b"From: b64@example.nl\r\nSubject: b64\r\nContent-Transfer-Encoding: base64\r\n\r\nSWsgd2ls\r\nI"
+        b"From: b64@example.nl\r\nSubject: b64\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"SWsgd2ls\r\nI"
     ),
     "30 MB attachment": _big_attachment(),
     "garbage": os.urandom(2000),

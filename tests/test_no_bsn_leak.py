@@ -1,4 +1,4 @@
-"""After mail with BSNs in every place a person can put one, no BSN is in the database, log or outbox."""
+"""Mail with BSNs wherever a person can put one: none reaches the database, log or outbox."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def _hostile_mails() -> list[bytes]:
     )
     quoted = (
         b"From: anna@example.nl\r\nSubject: inzage\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
         b"\r\nMijn BSN is =31=32=33=34=35=36=37=38=32.\r\n"
     )
     no_sender = b"Subject: BSN 271828183\r\n\r\nmijn BSN is 232262536\r\n"
@@ -94,7 +95,7 @@ imap_url = "{dovecot.imap_url()}"
     dump = "\n".join(
         str(row)
         for table in ("messages", "cases", "case_events", "outbox")
-        for row in bot.query(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        for row in bot.query(f"SELECT * FROM {table}")
     )
     places["db:rows"] = dump.encode()
     assert len(places) >= 4 and "[BSN verwijderd]" in dump
