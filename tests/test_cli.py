@@ -108,9 +108,15 @@ def test_cases_list_and_show(tmp_path: Path) -> None:
     assert "Inzage graag" in shown.output
     assert "acknowledgement_queued" in shown.output
     detail = json.loads(
-        CliRunner().invoke(cli, ["--config", config, "cases", "show", "AVG-2026-0001", "--json"]).output
+        CliRunner()
+        .invoke(cli, ["--config", config, "cases", "show", "AVG-2026-0001", "--json"])
+        .output
     )
-    assert [e["kind"] for e in detail["events"]] == ["opened", "classified", "acknowledgement_queued"]
+    assert [e["kind"] for e in detail["events"]] == [
+        "opened",
+        "classified",
+        "acknowledgement_queued",
+    ]
 
 
 def test_messages_list_shows_quarantined_mail_with_its_reason(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The docs say what the code does: README opens with the two commands, every module is described."""
+"""The docs say what the code does: README opens with the two commands, every module is named."""
 
 from __future__ import annotations
 

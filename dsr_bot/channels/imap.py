@@ -67,6 +67,7 @@ class ImapWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = threading.Event()  # for tests and health: set while logged in
         self.processed = 0
+        self.idle_renewals = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until `stop` is set; the batch in hand is finished first."""
@@ -240,6 +241,7 @@ class ImapWatcher:
                         raise ServerGone("server said BYE")
                     if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
                         return
+            self.idle_renewals += 1
         finally:
             client.idle_done()
 

@@ -47,8 +47,8 @@ class _Handler:
             item = raw_to_item(raw, **args)
         try:
             outcome = (await self._pipeline.ingest([item]))[0]
-        except StoreError:
-            log.exception("smtp intake: message not stored; asked the sender to retry")
+        except StoreError as exc:
+            log.error("smtp intake: message not stored (%s); asked the sender to retry", exc)
             return "451 4.3.0 Temporary failure, please try again later"
         return f"250 2.0.0 OK {outcome.reference or 'stored'}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -152,7 +153,14 @@ class Pipeline:
         except (SQLAlchemyError, ConnectionError):
             raise
         except Exception as exc:
-            log.exception("message %s/%s could not be handled", item.source, item.external_id)
+            # Type and stack only: an exception's message may quote what the person wrote.
+            log.error(
+                "message %s/%s could not be handled: %s\n%s",
+                item.source,
+                item.external_id,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             reason = f"internal error while handling the message ({type(exc).__name__})"
             async with session.begin_nested():
                 return await self._quarantine(session, _as_quarantined(item, reason), now)

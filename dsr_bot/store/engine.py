@@ -13,6 +13,7 @@ from dsr_bot.errors import ConfigError
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """An engine whose errors never quote statement parameters: those hold message text."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -23,10 +24,12 @@ def create_engine(url: str) -> AsyncEngine:
                 raise ConfigError(
                     f"database.url: cannot create {Path(database).parent}: {exc}"
                 ) from None
-        engine = create_async_engine(parsed, connect_args={"timeout": 30})
+        engine = create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_async_engine(
+        parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -195,3 +195,14 @@ def test_dovecot_parses_what_we_append(dovecot: DovecotServer) -> None:
     raw = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
     client.logout()
     assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == "Inzage 0"
+
+
+async def test_idle_is_renewed_and_mail_after_a_renewal_is_seen(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = imap_settings(sqlite_url, tmp_path, dovecot, idle_renew_seconds=0.5)
+    async with running_bot(settings) as bot:
+        await _connected(bot)
+        await eventually(lambda: asyncio.sleep(0, bot.watchers[0].idle_renewals >= 2), within=10)
+        await asyncio.to_thread(dovecot.append, _requests(1)[0])
+        await eventually(lambda: _has_cases(bot, 1))

@@ -234,3 +234,26 @@ async def test_unreadable_and_failing_messages_are_quarantined_and_the_batch_goe
     assert rows[0].subject == "BSN [BSN verwijderd]"
     assert await _count(sessions, CaseRow) == 1  # the failed case was rolled back whole
     assert cursor is not None and (cursor.uidvalidity, cursor.last_uid) == (7, 42)
+
+
+async def test_a_failing_message_is_logged_without_its_text(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Quoting:
+        def classify(self, subject: str, text: str) -> Classification:
+            raise ValueError(f"cannot classify {text!r}")  # an error that quotes its input
+
+    pipeline = Pipeline(
+        sessions=sessions,
+        settings=make_settings(database_url, tmp_path),
+        classifier=Quoting(),
+        replies=Replies(),
+        clock=lambda: NOW,
+    )
+    await pipeline.ingest([_item(request_mail(body="geheim verhaal over mijn ziekte"))])
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not be handled: ValueError" in logged
+    assert "geheim" not in logged

@@ -125,3 +125,19 @@ async def test_unreachable_database_is_a_clear_error() -> None:
             await migrate.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def test_database_errors_never_quote_the_values_involved(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async with sessions.begin() as session:
+        session.add(_case("AVG-2026-0003"))
+    duplicate = _case("AVG-2026-0003")
+    duplicate.subject = "geheim verhaal"
+    with pytest.raises(IntegrityError) as caught:
+        async with sessions.begin() as session:
+            session.add(duplicate)
+    assert "geheim" not in str(caught.value)
+    assert "hidden due to hide_parameters" in str(caught.value)
