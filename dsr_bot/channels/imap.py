@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -98,6 +99,17 @@ class ImapWatcher:
                     self.box.name,
                     _describe(exc),
                     failures,
+                )
+            except Exception as exc:
+                # A bug or a response nobody foresaw must not stop intake. Type and stack only:
+                # the message of such an error may hold raw mail.
+                failures += 1
+                log.error(
+                    "imap %s: unexpected %s; reconnecting (attempt %s)\n%s",
+                    self.box.name,
+                    type(exc).__name__,
+                    failures,
+                    "".join(traceback.format_tb(exc.__traceback__)),
                 )
             finally:
                 self.connected.clear()

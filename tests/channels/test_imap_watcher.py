@@ -206,3 +206,31 @@ async def test_idle_is_renewed_and_mail_after_a_renewal_is_seen(
         await eventually(lambda: asyncio.sleep(0, bot.watchers[0].idle_renewals >= 2), within=10)
         await asyncio.to_thread(dovecot.append, _requests(1)[0])
         await eventually(lambda: _has_cases(bot, 1))
+
+
+async def test_an_unexpected_error_in_the_watcher_is_logged_and_survived(
+    dovecot: DovecotServer,
+    sqlite_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dsr_bot.channels import imap
+
+    real = imap._aware
+    calls = {"n": 0}
+    secret = "-".join(["raw", "mail", "bytes"])  # built at run time: tracebacks show source lines
+
+    def flaky(value: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError(secret)
+        return real(value)
+
+    monkeypatch.setattr(imap, "_aware", flaky)
+    await asyncio.to_thread(dovecot.append, _requests(1)[0])
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        await eventually(lambda: _has_cases(bot, 1))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "unexpected KeyError; reconnecting" in logged
+    assert secret not in logged
