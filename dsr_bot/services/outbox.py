@@ -96,65 +96,60 @@ class OutboxSender:
             )
             claimed = [(r.id, _outgoing(r)) for r in rows]
         # Send outside the transaction: a slow relay must not hold database locks.
+        results: list[tuple[int, DeliveryError | None]] = []
         for row_id, mail in claimed:
-            error: DeliveryError | None = None
             try:
                 await self._transport.send(mail)
             except DeliveryError as exc:
-                error = exc
-            await self._record(row_id, error)
+                results.append((row_id, exc))
+            else:
+                results.append((row_id, None))
+        if results:
+            await self._record(results)
         return len(claimed)
 
-    async def _record(self, row_id: int, error: DeliveryError | None) -> None:
+    async def _record(self, results: list[tuple[int, DeliveryError | None]]) -> None:
+        """All results of a batch in one transaction."""
         now = self._clock()
+        events: list[CaseEventRow] = []
         async with self._sessions.begin() as session:
-            row = await session.get(OutboxRow, row_id)
-            assert row is not None
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", now, None
-                self._event(session, row, now, EventKind.MESSAGE_SENT, {"outbox": row.id})
-                log.info("outbox %s delivered (%s)", row.id, row.kind)
-                return
-            row.last_error = str(error)
-            if error.permanent or row.attempts >= self._settings.max_attempts:
-                row.status = "failed"
-                self._event(
-                    session,
-                    row,
-                    now,
-                    EventKind.DELIVERY_FAILED,
-                    {"outbox": row.id, "error": str(error), "attempts": row.attempts},
-                )
-                log.error(
-                    "outbox %s failed for good after %s attempts: %s", row.id, row.attempts, error
-                )
-                return
-            delay = backoff(
-                row.attempts, self._settings.retry_initial_seconds, self._settings.retry_max_seconds
-            )
-            row.next_attempt_at = now + delay
-            log.warning(
-                "outbox %s not delivered (%s); attempt %s, next in %ss",
-                row.id,
-                error,
-                row.attempts,
-                int(delay.total_seconds()),
-            )
+            rows = await queries.outbox_rows(session, [row_id for row_id, _ in results])
+            for row_id, error in results:
+                events += self._apply(rows[row_id], error, now)
+            await queries.insert_rows(session, events)
 
-    @staticmethod
-    def _event(
-        session: AsyncSession,
-        row: OutboxRow,
-        now: datetime,
-        kind: EventKind,
-        detail: dict[str, object],
-    ) -> None:
-        if row.case_id is not None:
-            session.add(
-                CaseEventRow(
-                    case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail
-                )
+    def _apply(
+        self, row: OutboxRow, error: DeliveryError | None, now: datetime
+    ) -> list[CaseEventRow]:
+        """Update the row for the result; returns the audit events to add."""
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            log.info("outbox %s delivered (%s)", row.id, row.kind)
+            return _event(row, now, EventKind.MESSAGE_SENT, {"outbox": row.id})
+        row.last_error = str(error)
+        if error.permanent or row.attempts >= self._settings.max_attempts:
+            row.status = "failed"
+            log.error(
+                "outbox %s failed for good after %s attempts: %s", row.id, row.attempts, error
             )
+            return _event(
+                row,
+                now,
+                EventKind.DELIVERY_FAILED,
+                {"outbox": row.id, "error": str(error), "attempts": row.attempts},
+            )
+        delay = backoff(
+            row.attempts, self._settings.retry_initial_seconds, self._settings.retry_max_seconds
+        )
+        row.next_attempt_at = now + delay
+        log.warning(
+            "outbox %s not delivered (%s); attempt %s, next in %ss",
+            row.id,
+            error,
+            row.attempts,
+            int(delay.total_seconds()),
+        )
+        return []
 
 
 def _outgoing(row: OutboxRow) -> OutgoingMail:
@@ -171,3 +166,13 @@ def _outgoing(row: OutboxRow) -> OutgoingMail:
         references=tuple(row.references),
         auto_submitted=row.auto_submitted,
     )
+
+
+def _event(
+    row: OutboxRow, now: datetime, kind: EventKind, detail: dict[str, object]
+) -> list[CaseEventRow]:
+    if row.case_id is None:
+        return []
+    return [
+        CaseEventRow(case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail)
+    ]

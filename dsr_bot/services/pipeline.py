@@ -1,7 +1,10 @@
 """From InboundMessage to stored case: dedupe, mask BSNs, match, classify, open, acknowledge.
 
-One call handles a batch in one transaction, together with the mailbox cursor, so a crash
-mid-batch leaves nothing half-done: the batch is read again and nothing is stored twice.
+A batch is handled in one transaction, together with the mailbox cursor, so a crash mid-batch
+leaves nothing half-done: the batch is read again and nothing is stored twice. Each message is
+first planned in memory (a failure there quarantines only that message), then the whole batch is
+written with a few bulk statements. Should the database refuse the bulk write (a value it will not
+take), the batch is written again one message at a time and the offender is quarantined.
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import Settings
@@ -26,7 +30,7 @@ from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
-from dsr_bot.nlp.classifier import Classifier
+from dsr_bot.nlp.classifier import Classification, Classifier
 from dsr_bot.nlp.language import guess_language
 from dsr_bot.replies import Replies
 from dsr_bot.store import queries
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Item = InboundMessage | Quarantined
 ACK = "acknowledgement"
+# Column limits (PostgreSQL enforces them): longer values are cut, never refused.
+_ADDRESS, _NAME, _MSGID = 320, 200, 998
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,21 @@ class Outcome:
     acknowledged: bool = False
 
 
+@dataclass
+class _Plan:
+    """What to store for one message, decided before anything is written."""
+
+    item: Item
+    route: Route
+    reason: str | None = None
+    case: CaseRow | None = None
+    new_case: bool = False
+    classification: Classification | None = None
+    ack: OutboxRow | None = None
+    ack_suppressed: str | None = None
+    events: list[tuple[EventKind, dict[str, object], str]] = field(default_factory=list)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -64,12 +85,20 @@ def mask_message(msg: InboundMessage) -> InboundMessage:
         msg,
         subject=mask_bsns(msg.subject),
         text=mask_bsns(msg.text),
-        sender_name=mask_bsns(msg.sender_name) if msg.sender_name else None,
+        sender=msg.sender[:_ADDRESS],
+        sender_name=mask_bsns(msg.sender_name)[:_NAME] if msg.sender_name else None,
+        message_id=_clip_id(msg.message_id),
+        in_reply_to=_clip_id(msg.in_reply_to),
+        references=tuple(r for r in msg.references if len(r) <= _MSGID),
         attachments=tuple(
             dataclasses.replace(a, filename=mask_bsns(a.filename) if a.filename else None)
             for a in msg.attachments
         ),
     )
+
+
+def _clip_id(value: str | None) -> str | None:
+    return value[:_MSGID] if value else None
 
 
 class Pipeline:
@@ -93,6 +122,7 @@ class Pipeline:
         self._extra_holidays = tuple(
             date.fromisoformat(d) for d in settings.deadlines.extra_holidays
         )
+        self._domain = settings.mail.from_address.split("@", 1)[1]
 
     async def ingest(
         self, items: Sequence[Item], cursor: MailboxCursor | None = None
@@ -101,7 +131,12 @@ class Pipeline:
         now = self._clock()
         try:
             async with self._sessions.begin() as session:
-                outcomes = await self._ingest(session, items, now)
+                try:
+                    async with session.begin_nested():
+                        outcomes = await self._ingest(session, items, now)
+                except (DataError, IntegrityError) as exc:
+                    log.warning("batch refused (%s); storing one by one", type(exc).__name__)
+                    outcomes = [await self._one_by_one(session, item, now) for item in items]
                 if cursor is not None:
                     await queries.save_mailbox_state(
                         session,
@@ -116,9 +151,43 @@ class Pipeline:
             self._on_outbox()
         return outcomes
 
+    async def _one_by_one(self, session: AsyncSession, item: Item, now: datetime) -> Outcome:
+        try:
+            async with session.begin_nested():
+                return (await self._ingest(session, [item], now))[0]
+        except (DataError, IntegrityError) as exc:
+            reason = f"the database refused to store it ({type(exc).__name__})"
+            quarantined = dataclasses.replace(_as_quarantined(item, reason), message_id=None)
+            async with session.begin_nested():
+                return (await self._ingest(session, [quarantined], now))[0]
+
     async def _ingest(
         self, session: AsyncSession, items: Sequence[Item], now: datetime
     ) -> list[Outcome]:
+        fresh = await self._fresh(session, items)
+        plans: dict[int, _Plan] = {}
+        masked: dict[int, InboundMessage] = {}
+        for i in fresh:
+            item = items[i]
+            if isinstance(item, Quarantined):
+                plans[i] = _Plan(item=item, route=Route.QUARANTINED, reason=item.reason)
+            else:
+                masked[i] = mask_message(item)
+        await self._plan_routes(session, masked, plans)
+        await self._assign_references(session, plans, now)
+        await self._plan_acknowledgements(session, plans, masked, now)
+        await self._write(session, plans, masked, now)
+        outcomes = [Outcome(route=None) for _ in items]
+        for i, plan in plans.items():
+            outcomes[i] = Outcome(
+                route=plan.route,
+                reference=plan.case.reference if plan.case else None,
+                acknowledged=plan.ack is not None,
+            )
+        return outcomes
+
+    async def _fresh(self, session: AsyncSession, items: Sequence[Item]) -> list[int]:
+        """Indexes of the items not stored before (by source+external id, or Message-ID)."""
         known_ext: set[tuple[str, str]] = set()
         known_mid: set[str] = set()
         for source in {i.source for i in items}:
@@ -130,156 +199,137 @@ class Pipeline:
             )
             known_ext |= {(source, e) for e in ext}
             known_mid |= mids
-        outcomes = []
-        for item in items:
-            if (item.source, item.external_id) in known_ext or (
-                item.message_id and item.message_id in known_mid
-            ):
-                outcomes.append(Outcome(route=None))
+        fresh = []
+        for index, item in enumerate(items):
+            key = (item.source, item.external_id)
+            if key in known_ext or (item.message_id and item.message_id in known_mid):
                 continue
-            known_ext.add((item.source, item.external_id))
+            known_ext.add(key)
             if item.message_id:
                 known_mid.add(item.message_id)
-            outcomes.append(await self._one_safely(session, item, now))
-        return outcomes
+            fresh.append(index)
+        return fresh
 
-    async def _one_safely(self, session: AsyncSession, item: Item, now: datetime) -> Outcome:
-        """One message in a savepoint: whatever goes wrong with it, it is quarantined, not lost."""
-        try:
-            async with session.begin_nested():
-                if isinstance(item, Quarantined):
-                    return await self._quarantine(session, item, now)
-                return await self._one(session, mask_message(item), now)
-        except (SQLAlchemyError, ConnectionError):
-            raise
-        except Exception as exc:
-            # Type and stack only: an exception's message may quote what the person wrote.
-            log.error(
-                "message %s/%s could not be handled: %s\n%s",
-                item.source,
-                item.external_id,
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            reason = f"internal error while handling the message ({type(exc).__name__})"
-            async with session.begin_nested():
-                return await self._quarantine(session, _as_quarantined(item, reason), now)
-
-    async def _quarantine(self, session: AsyncSession, item: Quarantined, now: datetime) -> Outcome:
-        session.add(
-            MessageRow(
-                channel=item.channel.value,
-                source=item.source,
-                external_id=item.external_id,
-                message_id=item.message_id,
-                in_reply_to=None,
-                references=[],
-                sender=item.sender,
-                sender_name=None,
-                subject=mask_bsns(item.subject),
-                body=mask_bsns(item.text),
-                attachments=[],
-                defects=[],
-                route=Route.QUARANTINED.value,
-                reason=item.reason,
-                case_id=None,
-                received_at=item.received_at,
-                stored_at=now,
-            )
+    async def _plan_routes(
+        self, session: AsyncSession, masked: dict[int, InboundMessage], plans: dict[int, _Plan]
+    ) -> None:
+        by_ref = await queries.cases_by_references(
+            session, {str(r) for m in masked.values() for r in find_references(m.subject)}
         )
-        log.warning("quarantined message %s/%s: %s", item.source, item.external_id, item.reason)
-        return Outcome(route=Route.QUARANTINED)
+        by_id = await queries.cases_by_message_ids(
+            session, {mid for m in masked.values() for mid in _thread_ids(m)}
+        )
+        for i, msg in masked.items():
+            try:
+                plans[i] = self._route(msg, by_ref, by_id)
+            except Exception as exc:
+                plans[i] = _Plan(item=msg, route=Route.QUARANTINED, reason=_internal(msg, exc))
 
-    async def _one(self, session: AsyncSession, msg: InboundMessage, now: datetime) -> Outcome:
-        case = await self._match_case(session, msg)
+    def _route(
+        self, msg: InboundMessage, by_ref: dict[str, CaseRow], by_id: dict[str, CaseRow]
+    ) -> _Plan:
+        case = next(
+            (by_ref[str(r)] for r in find_references(msg.subject) if str(r) in by_ref), None
+        )
+        if case is None:
+            case = next((by_id[m] for m in reversed(_thread_ids(msg)) if m in by_id), None)
         automatic = automatic_reason(msg.sender, msg.auto_headers, self._own)
         route = workflow.route_message(matched_case=case is not None, automatic=automatic)
-        acknowledged = False
-        if route is Route.NEW_CASE:
-            case = await self._open_case(session, msg, now)
-        row = _message_row(msg, route, automatic if route is Route.IGNORED else None, case, now)
-        session.add(row)
-        await session.flush()
-        if case is None:
-            log.info("ignored automatic message %s/%s", msg.source, msg.external_id)
-            return Outcome(route=route)
         if route is Route.ADDED_TO_CASE:
-            detail: dict[str, object] = {"message": row.id, "channel": msg.channel.value}
+            detail: dict[str, object] = {"channel": msg.channel.value}
             if automatic:
                 detail["automatic"] = automatic
-            self._event(session, case, now, EventKind.MESSAGE_RECEIVED, detail, actor="requester")
-            case.updated_at = now
-            log.info("message %s added to case %s", row.id, case.reference)
-        else:
-            acknowledged = await self._acknowledge(session, case, msg, now)
-            log.info("opened case %s from message %s", case.reference, row.id)
-        return Outcome(route=route, reference=case.reference, acknowledged=acknowledged)
-
-    async def _match_case(self, session: AsyncSession, msg: InboundMessage) -> CaseRow | None:
-        for ref in find_references(msg.subject):
-            case = await queries.case_by_reference(session, str(ref))
-            if case is not None:
-                return case
-        ids = [*msg.references, *([msg.in_reply_to] if msg.in_reply_to else [])]
-        return await queries.case_by_message_ids(session, ids)
-
-    async def _open_case(
-        self, session: AsyncSession, msg: InboundMessage, now: datetime
-    ) -> CaseRow:
+            plan = _Plan(item=msg, route=route, case=case)
+            plan.events.append((EventKind.MESSAGE_RECEIVED, detail, "requester"))
+            return plan
+        if route is Route.IGNORED:
+            return _Plan(item=msg, route=route, reason=automatic)
         profile = self._settings.profile_for(msg.source)
         classification = self._classifier.classify(msg.subject, msg.text)
-        language = guess_language(f"{msg.subject}\n{msg.text}", profile.default_language)
-        year = receipt_date(msg.received_at).year
-        key = Reference(profile.reference_prefix, year, 0).counter_key
-        number = await queries.next_reference_number(session, key)
-        reference = Reference(profile.reference_prefix, year, number)
         kinds = sorted(k.value for k in classification.kinds)
         case = CaseRow(
-            reference=str(reference),
+            reference="",  # assigned for the whole batch at once
             profile=self._profile_name(msg.source),
             channel=msg.channel.value,
             source=msg.source,
             requester=msg.sender,
             requester_name=msg.sender_name,
-            language=language,
+            language=guess_language(f"{msg.subject}\n{msg.text}", profile.default_language),
             kinds=kinds,
             state=initial_state(classification.kinds).value,
             subject=msg.subject,
             received_at=msg.received_at,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(case)
-        await session.flush()
-        self._event(session, case, now, EventKind.OPENED, {"channel": msg.channel.value})
-        self._event(
-            session,
-            case,
-            now,
-            EventKind.CLASSIFIED,
-            {
-                "kinds": kinds,
-                "confidence": classification.confidence,
-                "model": classification.model,
-            },
+        plan = _Plan(item=msg, route=route, case=case, new_case=True)
+        plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))
+        plan.events.append(
+            (
+                EventKind.CLASSIFIED,
+                {
+                    "kinds": kinds,
+                    "confidence": classification.confidence,
+                    "model": classification.model,
+                },
+                "system",
+            )
         )
-        return case
+        return plan
 
-    async def _acknowledge(
-        self, session: AsyncSession, case: CaseRow, msg: InboundMessage, now: datetime
-    ) -> bool:
-        if msg.channel is not Channel.EMAIL or "@" not in msg.sender:
-            decision = workflow.AckDecision(send=False, reason="no e-mail address to reply to")
-        else:
-            recent = await queries.count_recent_outbox(
-                session, recipient=msg.sender, kind=ACK, since=now - timedelta(hours=1)
+    async def _assign_references(
+        self, session: AsyncSession, plans: dict[int, _Plan], now: datetime
+    ) -> None:
+        new = [p for p in plans.values() if p.new_case and p.case is not None]
+        keys = {id(p): self._reference_key(p) for p in new}
+        for key, count in Counter(keys.values()).items():
+            first = await queries.reserve_reference_numbers(session, key.counter_key, count)
+            for offset, plan in enumerate(p for p in new if keys[id(p)] == key):
+                assert plan.case is not None
+                plan.case.reference = str(Reference(key.prefix, key.year, first + offset))
+                plan.case.created_at = plan.case.updated_at = now
+
+    def _reference_key(self, plan: _Plan) -> Reference:
+        prefix = self._settings.profile_for(plan.item.source).reference_prefix
+        return Reference(prefix, receipt_date(plan.item.received_at).year, 0)
+
+    async def _plan_acknowledgements(
+        self,
+        session: AsyncSession,
+        plans: dict[int, _Plan],
+        masked: dict[int, InboundMessage],
+        now: datetime,
+    ) -> None:
+        new = {i: p for i, p in plans.items() if p.new_case}
+        recent = Counter(
+            await queries.recent_outbox_counts(
+                session,
+                recipients={masked[i].sender for i in new},
+                kind=ACK,
+                since=now - timedelta(hours=1),
             )
+        )
+        for i, plan in new.items():
+            msg = masked[i]
+            if msg.channel is not Channel.EMAIL or "@" not in msg.sender:
+                plan.ack_suppressed = "no e-mail address to reply to"
+                continue
             decision = workflow.decide_acknowledgement(
-                recent_acks_to_sender=recent, limit_per_hour=self._settings.mail.ack_limit_per_hour
+                recent_acks_to_sender=recent[msg.sender],
+                limit_per_hour=self._settings.mail.ack_limit_per_hour,
             )
-        if not decision.send:
-            self._event(session, case, now, EventKind.ACK_SUPPRESSED, {"reason": decision.reason})
-            return False
+            if not decision.send:
+                plan.ack_suppressed = decision.reason
+                continue
+            try:
+                plan.ack = self._acknowledgement(plan, msg, now)
+            except Exception as exc:
+                plan.ack_suppressed = f"could not write the acknowledgement ({type(exc).__name__})"
+                _log_internal(msg, exc)
+                continue
+            recent[msg.sender] += 1
+
+    def _acknowledgement(self, plan: _Plan, msg: InboundMessage, now: datetime) -> OutboxRow:
+        case = plan.case
+        assert case is not None
         profile = self._settings.profile_for(msg.source)
         due = compute_deadlines(
             msg.received_at,
@@ -298,11 +348,15 @@ class Pipeline:
             email=profile.email,
             website=profile.website,
         )
-        domain = self._settings.mail.from_address.split("@", 1)[1]
-        message_id = new_message_id(case.reference, domain)
         references = [*msg.references, *([msg.message_id] if msg.message_id else [])]
-        outbox = OutboxRow(
-            case_id=case.id,
+        plan.events.append(
+            (
+                EventKind.ACK_QUEUED,
+                {"promise_on": due.promise.isoformat(), "legal_on": due.legal.isoformat()},
+                "system",
+            )
+        )
+        return OutboxRow(
             kind=ACK,
             channel=msg.channel.value,
             source=msg.source,
@@ -312,7 +366,7 @@ class Pipeline:
             subject=rendered.subject,
             body=rendered.body,
             language=case.language,
-            message_id=message_id,
+            message_id=new_message_id(case.reference, self._domain),
             in_reply_to=msg.message_id,
             references=references[-20:],
             auto_submitted="auto-replied",
@@ -323,20 +377,83 @@ class Pipeline:
             created_at=now,
             sent_at=None,
         )
-        session.add(outbox)
-        await session.flush()
-        self._event(
-            session,
-            case,
-            now,
-            EventKind.ACK_QUEUED,
-            {
-                "outbox": outbox.id,
-                "promise_on": due.promise.isoformat(),
-                "legal_on": due.legal.isoformat(),
-            },
-        )
-        return True
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        plans: dict[int, _Plan],
+        masked: dict[int, InboundMessage],
+        now: datetime,
+    ) -> None:
+        """A few bulk statements for the whole batch: cases, outgoing mail, messages, events."""
+        ordered = [plans[i] for i in sorted(plans)]
+        new_cases = [p.case for p in ordered if p.new_case and p.case is not None]
+        for case, pk in zip(
+            new_cases, await queries.allocate_ids(session, CaseRow, len(new_cases)), strict=True
+        ):
+            case.id = pk
+        await queries.insert_rows(session, new_cases)
+        acks = [p.ack for p in ordered if p.ack is not None]
+        for plan in ordered:
+            if plan.ack is not None and plan.case is not None:
+                plan.ack.case_id = plan.case.id
+        for ack, pk in zip(
+            acks, await queries.allocate_ids(session, OutboxRow, len(acks)), strict=True
+        ):
+            ack.id = pk
+        await queries.insert_rows(session, acks)
+        rows = [
+            (
+                plans[i],
+                _message_row(masked[i], plans[i], now)
+                if i in masked
+                else _quarantined_row(plans[i], now),
+            )
+            for i in sorted(plans)
+        ]
+        ids = await queries.allocate_ids(session, MessageRow, len(rows))
+        for (_, row), pk in zip(rows, ids, strict=True):
+            row.id = pk
+        await queries.insert_rows(session, [row for _, row in rows])
+        events: list[CaseEventRow] = []
+        for plan, row in rows:
+            self._log(plan, row)
+            if plan.case is None:
+                continue
+            if not plan.new_case:
+                plan.case.updated_at = now  # a loaded case: the session writes the change
+            for kind, detail, actor in plan.events:
+                if kind is EventKind.MESSAGE_RECEIVED:
+                    detail = {**detail, "message": row.id}
+                elif kind is EventKind.ACK_QUEUED and plan.ack is not None:
+                    detail = {**detail, "outbox": plan.ack.id}
+                events.append(
+                    CaseEventRow(
+                        case_id=plan.case.id, at=now, actor=actor, kind=kind.value, detail=detail
+                    )
+                )
+            if plan.ack_suppressed:
+                events.append(
+                    CaseEventRow(
+                        case_id=plan.case.id,
+                        at=now,
+                        actor="system",
+                        kind=EventKind.ACK_SUPPRESSED.value,
+                        detail={"reason": plan.ack_suppressed},
+                    )
+                )
+        await queries.insert_rows(session, events)
+
+    @staticmethod
+    def _log(plan: _Plan, row: MessageRow) -> None:
+        where = f"{row.source}/{row.external_id}"
+        if plan.route is Route.QUARANTINED:
+            log.warning("quarantined message %s: %s", where, plan.reason)
+        elif plan.route is Route.IGNORED:
+            log.info("ignored automatic message %s", where)
+        elif plan.case is not None:
+            verb = "opened case" if plan.new_case else "added to case"
+            log.info("%s %s from message %s", verb, plan.case.reference, row.id)
 
     def _profile_name(self, source: str) -> str:
         for box in self._settings.mailboxes:
@@ -344,23 +461,29 @@ class Pipeline:
                 return box.profile
         return "default"
 
-    @staticmethod
-    def _event(
-        session: AsyncSession,
-        case: CaseRow,
-        now: datetime,
-        kind: EventKind,
-        detail: dict[str, object],
-        actor: str = "system",
-    ) -> None:
-        session.add(
-            CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail)
-        )
+
+def _thread_ids(msg: InboundMessage) -> list[str]:
+    """Ids this message answers, oldest first (References), then In-Reply-To."""
+    return [*msg.references, *([msg.in_reply_to] if msg.in_reply_to else [])]
 
 
-def _message_row(
-    msg: InboundMessage, route: Route, reason: str | None, case: CaseRow | None, now: datetime
-) -> MessageRow:
+def _internal(item: Item, exc: Exception) -> str:
+    _log_internal(item, exc)
+    return f"internal error while handling the message ({type(exc).__name__})"
+
+
+def _log_internal(item: Item, exc: Exception) -> None:
+    # Type and stack only: an exception's message may quote what the person wrote.
+    log.error(
+        "message %s/%s could not be handled: %s\n%s",
+        item.source,
+        item.external_id,
+        type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+
+
+def _message_row(msg: InboundMessage, plan: _Plan, now: datetime) -> MessageRow:
     return MessageRow(
         channel=msg.channel.value,
         source=msg.source,
@@ -377,12 +500,40 @@ def _message_row(
             for a in msg.attachments
         ],
         defects=list(msg.defects),
-        route=route.value,
-        reason=reason,
-        case_id=case.id if case else None,
+        route=plan.route.value,
+        reason=plan.reason,
+        case_id=plan.case.id if plan.case and plan.route is not Route.QUARANTINED else None,
         received_at=msg.received_at,
         stored_at=now,
     )
+
+
+def _quarantined_row(plan: _Plan, now: datetime) -> MessageRow:
+    item = plan.item
+    assert isinstance(item, Quarantined)
+    return MessageRow(
+        channel=item.channel.value,
+        source=item.source,
+        external_id=item.external_id,
+        message_id=_clip_id(item.message_id),
+        in_reply_to=None,
+        references=[],
+        sender=item.sender[:_ADDRESS] if item.sender else None,
+        sender_name=None,
+        subject=_storable(mask_bsns(item.subject)),
+        body=_storable(mask_bsns(item.text)),
+        attachments=[],
+        defects=[],
+        route=Route.QUARANTINED.value,
+        reason=plan.reason,
+        case_id=None,
+        received_at=item.received_at,
+        stored_at=now,
+    )
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL text cannot hold NUL
 
 
 def _as_quarantined(item: Item, reason: str) -> Quarantined:

@@ -6,10 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from dsr_bot.errors import CaseNotFound
 from dsr_bot.store.tables import (
@@ -20,6 +21,41 @@ from dsr_bot.store.tables import (
     OutboxRow,
     ReferenceCounterRow,
 )
+
+
+async def allocate_ids(
+    session: AsyncSession, table: type[DeclarativeBase], count: int
+) -> list[int]:
+    """Primary keys for `count` new rows, so a batch is inserted with one executemany.
+
+    (SQLite cannot return generated ids of a multi-row insert in order, so the ORM would insert
+    row by row.) PostgreSQL: the table's sequence. SQLite: above the current maximum, which is
+    safe because every transaction holds the write lock from its start (BEGIN IMMEDIATE).
+    """
+    if count <= 0:
+        return []
+    name = table.__table__.name  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": name, "n": count},
+        )
+        return [int(r[0]) for r in rows]
+    top = await session.scalar(select(func.max(table.id)))  # type: ignore[attr-defined]
+    start = int(top or 0) + 1
+    return list(range(start, start + count))
+
+
+async def insert_rows(session: AsyncSession, rows: Sequence[DeclarativeBase]) -> None:
+    """Insert transient ORM objects of one class, ids set, in a single executemany."""
+    if not rows:
+        return
+    table = rows[0].__table__
+    # Rows without ids (the audit log) get theirs from the database.
+    keys = [c.key for c in table.columns if getattr(rows[0], c.key) is not None or c.key != "id"]
+    await session.execute(
+        insert(type(rows[0])), [{k: getattr(row, k) for k in keys} for row in rows]
+    )
 
 
 async def known_message_keys(
@@ -43,17 +79,21 @@ async def known_message_keys(
     return ext, mids
 
 
-async def case_by_reference(session: AsyncSession, reference: str) -> CaseRow | None:
-    row: CaseRow | None = await session.scalar(
-        select(CaseRow).where(CaseRow.reference == reference)
-    )
-    return row
+async def cases_by_references(
+    session: AsyncSession, references: Collection[str]
+) -> dict[str, CaseRow]:
+    if not references:
+        return {}
+    rows = await session.scalars(select(CaseRow).where(CaseRow.reference.in_(references)))
+    return {row.reference: row for row in rows}
 
 
-async def case_by_message_ids(session: AsyncSession, message_ids: Sequence[str]) -> CaseRow | None:
-    """The case that one of these Message-IDs (ours or theirs) belongs to; the newest id wins."""
+async def cases_by_message_ids(
+    session: AsyncSession, message_ids: Collection[str]
+) -> dict[str, CaseRow]:
+    """Message-ID (ours or theirs) -> the case it belongs to."""
     if not message_ids:
-        return None
+        return {}
     ours = select(OutboxRow.message_id, OutboxRow.case_id).where(
         OutboxRow.message_id.in_(message_ids), OutboxRow.case_id.is_not(None)
     )
@@ -61,38 +101,55 @@ async def case_by_message_ids(session: AsyncSession, message_ids: Sequence[str])
         MessageRow.message_id.in_(message_ids), MessageRow.case_id.is_not(None)
     )
     found = {mid: cid for mid, cid in (await session.execute(ours.union_all(theirs))).all()}
-    for mid in reversed(message_ids):
-        if mid in found:
-            return await session.get(CaseRow, found[mid])
-    return None
+    if not found:
+        return {}
+    cases = await session.scalars(select(CaseRow).where(CaseRow.id.in_(set(found.values()))))
+    by_id = {case.id: case for case in cases}
+    return {mid: by_id[cid] for mid, cid in found.items() if cid in by_id}
 
 
-async def next_reference_number(session: AsyncSession, key: str) -> int:
-    """Hand out the next number for a prefix-year; the row lock makes it safe across workers."""
+async def reserve_reference_numbers(session: AsyncSession, key: str, count: int) -> int:
+    """Reserve `count` consecutive numbers for a prefix-year; returns the first.
+
+    The row lock of the UPDATE makes this safe across workers.
+    """
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
         insert(ReferenceCounterRow).values(key=key, last=0).on_conflict_do_nothing()
     )
-    number = await session.scalar(
+    last = await session.scalar(
         update(ReferenceCounterRow)
         .where(ReferenceCounterRow.key == key)
-        .values(last=ReferenceCounterRow.last + 1)
+        .values(last=ReferenceCounterRow.last + count)
         .returning(ReferenceCounterRow.last)
     )
-    assert number is not None
-    return int(number)
+    assert last is not None
+    return int(last) - count + 1
 
 
-async def count_recent_outbox(
-    session: AsyncSession, *, recipient: str, kind: str, since: datetime
-) -> int:
-    count = await session.scalar(
-        select(func.count(OutboxRow.id)).where(
-            OutboxRow.recipient == recipient, OutboxRow.kind == kind, OutboxRow.created_at >= since
+async def recent_outbox_counts(
+    session: AsyncSession, *, recipients: Collection[str], kind: str, since: datetime
+) -> dict[str, int]:
+    if not recipients:
+        return {}
+    rows = await session.execute(
+        select(OutboxRow.recipient, func.count(OutboxRow.id))
+        .where(
+            OutboxRow.recipient.in_(recipients),
+            OutboxRow.kind == kind,
+            OutboxRow.created_at >= since,
         )
+        .group_by(OutboxRow.recipient)
     )
-    return count or 0
+    return {recipient: int(count) for recipient, count in rows.all()}
+
+
+async def case_by_reference(session: AsyncSession, reference: str) -> CaseRow | None:
+    row: CaseRow | None = await session.scalar(
+        select(CaseRow).where(CaseRow.reference == reference)
+    )
+    return row
 
 
 async def mailbox_state(session: AsyncSession, source: str) -> MailboxStateRow | None:
@@ -129,10 +186,23 @@ async def claim_due_outbox(
             .with_for_update(skip_locked=True)
         )
     )
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = lease_until
+    if rows:
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_([r.id for r in rows]))
+            .values(attempts=OutboxRow.attempts + 1, next_attempt_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        for row in rows:  # the same change on the loaded objects, without a second UPDATE
+            session.expunge(row)
+            row.attempts += 1
+            row.next_attempt_at = lease_until
     return rows
+
+
+async def outbox_rows(session: AsyncSession, ids: Collection[int]) -> dict[int, OutboxRow]:
+    rows = await session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
+    return {row.id: row for row in rows}
 
 
 async def next_outbox_due(session: AsyncSession) -> datetime | None:

@@ -56,13 +56,15 @@ async def test_migrations_create_exactly_the_tables_the_code_uses(database_url: 
 async def test_references_count_up_per_year_without_gaps_under_concurrency(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async def take(key: str) -> int:
+    async def take(key: str, count: int) -> list[int]:
         async with sessions.begin() as session:
-            return await queries.next_reference_number(session, key)
+            first = await queries.reserve_reference_numbers(session, key, count)
+        return list(range(first, first + count))
 
-    numbers = await asyncio.gather(*(take("AVG-2026") for _ in range(20)))
-    assert sorted(numbers) == list(range(1, 21))
-    assert await take("AVG-2027") == 1
+    blocks = await asyncio.gather(*(take("AVG-2026", 1 + n % 4) for n in range(20)))
+    numbers = sorted(n for block in blocks for n in block)
+    assert numbers == list(range(1, 51))  # 20 blocks of 1 to 4: every number once, no gaps
+    assert await take("AVG-2027", 1) == [1]
 
 
 async def test_case_events_cannot_be_changed_or_deleted(
