@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.app import Bot, build_bot
-from dsr_bot.channels.mail_out import MAIL_POLICY
 from dsr_bot.config import Settings
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
 from tests.servers.dovecot import DovecotServer
+
+# Long Message-IDs in In-Reply-To stay unencoded, as real mail clients write them.
+REQUEST_POLICY = policy.default.clone(max_line_length=998)
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -164,7 +167,7 @@ def request_mail(
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
-    msg = EmailMessage(policy=MAIL_POLICY)
+    msg = EmailMessage(policy=REQUEST_POLICY)
     msg["From"] = sender
     msg["To"] = "info@academiewerkendleren.nl"
     msg["Subject"] = subject

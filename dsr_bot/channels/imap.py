@@ -69,6 +69,7 @@ class ImapWatcher:
         self.connected = threading.Event()  # for tests and health: set while logged in
         self.processed = 0
         self.idle_renewals = 0
+        self._synced = False  # a sync completed since the last failure
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until `stop` is set; the batch in hand is finished first."""
@@ -90,10 +91,11 @@ class ImapWatcher:
             client: IMAPClient | None = None
             try:
                 client = self._connect()
-                failures = 0
                 self._serve(client)
             except (*RECONNECT_ERRORS, ChannelError, StoreError) as exc:
-                failures += 1
+                # Back off further only while nothing works; after good syncs, start over.
+                failures = 1 if self._synced else failures + 1
+                self._synced = False
                 log.warning(
                     "imap %s: %s; reconnecting (attempt %s)",
                     self.box.name,
@@ -103,7 +105,8 @@ class ImapWatcher:
             except Exception as exc:
                 # A bug or a response nobody foresaw must not stop intake. Type and stack only:
                 # the message of such an error may hold raw mail.
-                failures += 1
+                failures = 1 if self._synced else failures + 1
+                self._synced = False
                 log.error(
                     "imap %s: unexpected %s; reconnecting (attempt %s)\n%s",
                     self.box.name,
@@ -168,6 +171,7 @@ class ImapWatcher:
         self.connected.set()
         while not self._stopping.is_set():
             self._sync(client, uidvalidity)
+            self._synced = True
             if use_idle:
                 self._wait_idle(client)
             else:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email import charset as email_charset
+from email.header import Header
+from email.message import Message
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import aiosmtplib
@@ -17,31 +18,44 @@ from dsr_bot.domain.hygiene import header_safe
 from dsr_bot.domain.outgoing import OutgoingMail
 from dsr_bot.errors import DeliveryError
 
-# Python folds an over-long unstructured header (In-Reply-To, References) by RFC 2047-encoding it,
-# which breaks threading in the recipient's client; lines up to RFC 5322's 998 avoid that.
-MAIL_POLICY = policy.default.clone(max_line_length=998)
+# Quoted-printable keeps a Dutch text readable in the raw mail; base64 would not.
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
 
 
-def build_email(row: OutgoingMail) -> EmailMessage:
-    """The outgoing mail as MIME; every header value is made single-line first."""
-    msg = EmailMessage(policy=MAIL_POLICY)
-    local, _, domain = row.sender.partition("@")
-    msg["From"] = Address(display_name=header_safe(row.sender_name), username=local, domain=domain)
-    msg["To"] = header_safe(row.recipient, 320)
-    msg["Subject"] = header_safe(row.subject, 300)
-    msg["Date"] = format_datetime(row.created_at)
-    msg["Message-ID"] = row.message_id
-    if row.in_reply_to:
-        msg["In-Reply-To"] = header_safe(row.in_reply_to, 998)
-    if row.references:
-        msg["References"] = " ".join(header_safe(r, 998) for r in row.references)
-    if row.auto_submitted:
+# Header lines up to RFC 5322's 998 characters: a long Message-ID stays on its line.
+_POLICY = compat32.clone(max_line_length=998)
+
+
+def _header(value: str) -> str:
+    """ASCII as is; anything else RFC 2047-encoded."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def build_email(mail: OutgoingMail) -> bytes:
+    """The outgoing mail as RFC 5322 bytes; every header value is made single-line first.
+
+    The compat32 API is used on purpose: the policy-based one is ten times slower here, and it
+    RFC 2047-encodes over-long Message-IDs in In-Reply-To, which breaks threading.
+    """
+    msg: Message[str, str] = Message()
+    msg["MIME-Version"] = "1.0"
+    msg["From"] = formataddr((header_safe(mail.sender_name), mail.sender), charset="utf-8")
+    msg["To"] = header_safe(mail.recipient, 320)
+    msg["Subject"] = _header(header_safe(mail.subject, 300))
+    msg["Date"] = format_datetime(mail.created_at)
+    msg["Message-ID"] = header_safe(mail.message_id, 998)
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = header_safe(mail.in_reply_to, 998)
+    if mail.references:
+        msg["References"] = " ".join(header_safe(r, 998) for r in mail.references)
+    if mail.auto_submitted:
         # RFC 3834: mark our automatic replies, and ask Exchange not to answer them with its own.
-        msg["Auto-Submitted"] = row.auto_submitted
+        msg["Auto-Submitted"] = mail.auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(row.body, charset="utf-8")
-    msg["Content-Language"] = row.language  # after set_content, which drops Content-* headers
-    return msg
+    msg["Content-Language"] = mail.language
+    msg.set_payload(mail.body, _UTF8_QP)  # also sets Content-Type and the transfer encoding
+    return msg.as_bytes(policy=_POLICY)
 
 
 class MaildirTransport:
@@ -49,16 +63,18 @@ class MaildirTransport:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._box: mailbox.Maildir | None = None
 
     async def send(self, mail: OutgoingMail) -> None:
-        message = build_email(mail)
         try:
-            await asyncio.to_thread(self._add, message)
+            await asyncio.to_thread(self._add, build_email(mail))
         except OSError as exc:
             raise DeliveryError(f"cannot write to {self.path}: {exc.strerror}") from None
 
-    def _add(self, message: EmailMessage) -> None:
-        mailbox.Maildir(self.path, create=True).add(message)
+    def _add(self, raw: bytes) -> None:
+        if self._box is None or not self.path.is_dir():
+            self._box = mailbox.Maildir(self.path, create=True)
+        self._box.add(raw)
 
 
 class SmtpTransport:
@@ -67,11 +83,12 @@ class SmtpTransport:
         self._timeout = timeout
 
     async def send(self, mail: OutgoingMail) -> None:
-        message = build_email(mail)
         url = self._url
         try:
             await aiosmtplib.send(
-                message,
+                build_email(mail),
+                sender=mail.sender,
+                recipients=[mail.recipient],
                 hostname=url.host,
                 port=url.port,
                 username=url.username or None,

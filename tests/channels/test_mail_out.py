@@ -28,7 +28,7 @@ def _mail(**changes: object) -> OutgoingMail:
 
 
 def _roundtrip(mail: OutgoingMail) -> dict[str, list[str]]:
-    parsed = message_from_bytes(build_email(mail).as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(build_email(mail), policy=policy.default)
     headers: dict[str, list[str]] = {}
     for name, value in parsed.items():
         headers.setdefault(name.lower(), []).append(str(value))
@@ -58,3 +58,18 @@ def test_hostile_text_cannot_add_headers() -> None:
     assert "bcc" not in headers and "cc" not in headers
     assert headers["to"] == ["jan@example.nl"]
     assert len(headers["subject"]) == 1
+
+
+def test_non_ascii_text_is_encoded_and_reads_back_the_same() -> None:
+    mail = _mail(
+        subject="Uw verzoek over één cursus [AVG-2026-0001]",
+        sender_name="Académie Wérkend Leren",
+        body="Beste Zoë,\n\nWij hebben uw bericht ontvangen.\n",
+    )
+    parsed = message_from_bytes(build_email(mail), policy=policy.default)
+    assert parsed["Subject"] == "Uw verzoek over één cursus [AVG-2026-0001]"
+    assert parsed["From"].addresses[0].display_name == "Académie Wérkend Leren"
+    body = parsed.get_body(("plain",))
+    assert body is not None
+    assert body.get_content() == "Beste Zoë,\n\nWij hebben uw bericht ontvangen.\n"
+    assert b"Zo=C3=AB" in build_email(mail)  # quoted-printable: still readable raw
