@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Coroutine, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from dsr_bot.channels.mime import MimeLimits
 from dsr_bot.config import MailboxSettings, ServerUrl, parse_server_url
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.errors import ChannelError, StoreError
-from dsr_bot.services.pipeline import MailboxCursor, Pipeline
+from dsr_bot.services.pipeline import MailboxCursor, Outcome, Pipeline
 from dsr_bot.store import queries
 
 log = logging.getLogger(__name__)
@@ -179,25 +180,39 @@ class ImapWatcher:
                 client.noop()
 
     def _sync(self, client: IMAPClient, uidvalidity: int) -> None:
+        """Store every message above the cursor, batch by batch, in UID order.
+
+        The next batch is fetched and parsed while the current one is being stored; batches
+        are still committed one after the other, so the cursor only moves forward.
+        """
         last = self._last_uid(uidvalidity)
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
-        for batch in _chunks(uids, self.box.batch_size):
-            sizes = {
-                uid: int(data.get(b"RFC822.SIZE", 0))
-                for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()
-            }
-            for part in _by_budget([u for u in batch if u in sizes], sizes, FETCH_BYTES_BUDGET):
-                if self._stopping.is_set():
-                    return  # what is not stored yet is read again at the next start
-                items = self._fetch(client, part, sizes, uidvalidity)
-                self._call(
-                    self._pipeline.ingest(
-                        items, MailboxCursor(self.box.name, uidvalidity, part[-1])
-                    )
-                )
-                self.processed += len(items)
-                if self.box.processed_folder:
-                    client.move(part, self.box.processed_folder)
+        storing: tuple[Future[list[Outcome]], list[int], int] | None = None
+        try:
+            for batch in _chunks(uids, self.box.batch_size):
+                sizes = {
+                    uid: int(data.get(b"RFC822.SIZE", 0))
+                    for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()
+                }
+                for part in _by_budget([u for u in batch if u in sizes], sizes, FETCH_BYTES_BUDGET):
+                    if self._stopping.is_set():
+                        return  # what is not stored yet is read again at the next start
+                    items = self._fetch(client, part, sizes, uidvalidity)
+                    if storing is not None:
+                        self._stored(client, *storing)
+                    cursor = MailboxCursor(self.box.name, uidvalidity, part[-1])
+                    storing = (self._submit(self._pipeline.ingest(items, cursor)), part, len(items))
+        finally:
+            if storing is not None:
+                self._stored(client, *storing)
+
+    def _stored(
+        self, client: IMAPClient, future: Future[list[Outcome]], part: list[int], count: int
+    ) -> None:
+        future.result()  # raises StoreError when the batch was not stored: reconnect and retry
+        self.processed += count
+        if self.box.processed_folder:
+            client.move(part, self.box.processed_folder)
 
     def _fetch(
         self, client: IMAPClient, uids: Sequence[int], sizes: dict[int, int], uidvalidity: int
@@ -282,8 +297,11 @@ class ImapWatcher:
         return state[1]
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coro).result()
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:

@@ -67,12 +67,15 @@ class MaildirTransport:
 
     async def send(self, mail: OutgoingMail) -> None:
         try:
-            await asyncio.to_thread(self._add, build_email(mail))
+            await asyncio.to_thread(self._add, mail)
         except OSError as exc:
             raise DeliveryError(f"cannot write to {self.path}: {exc.strerror}") from None
 
-    def _add(self, raw: bytes) -> None:
+    def _add(self, mail: OutgoingMail) -> None:
+        raw = build_email(mail)
         if self._box is None or not self.path.is_dir():
+            # mailbox.Maildir creates only the last folder of the path; make the parents too.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._box = mailbox.Maildir(self.path, create=True)
         self._box.add(raw)
 

@@ -111,16 +111,16 @@ class OutboxSender:
     async def _record(self, results: list[tuple[int, DeliveryError | None]]) -> None:
         """All results of a batch in one transaction."""
         now = self._clock()
-        events: list[CaseEventRow] = []
+        events: list[dict[str, object]] = []
         async with self._sessions.begin() as session:
             rows = await queries.outbox_rows(session, [row_id for row_id, _ in results])
             for row_id, error in results:
                 events += self._apply(rows[row_id], error, now)
-            await queries.insert_rows(session, events)
+            await queries.insert_rows(session, CaseEventRow, events)
 
     def _apply(
         self, row: OutboxRow, error: DeliveryError | None, now: datetime
-    ) -> list[CaseEventRow]:
+    ) -> list[dict[str, object]]:
         """Update the row for the result; returns the audit events to add."""
         if error is None:
             row.status, row.sent_at, row.last_error = "sent", now, None
@@ -170,9 +170,9 @@ def _outgoing(row: OutboxRow) -> OutgoingMail:
 
 def _event(
     row: OutboxRow, now: datetime, kind: EventKind, detail: dict[str, object]
-) -> list[CaseEventRow]:
+) -> list[dict[str, object]]:
     if row.case_id is None:
         return []
     return [
-        CaseEventRow(case_id=row.case_id, at=now, actor="system", kind=kind.value, detail=detail)
+        {"case_id": row.case_id, "at": now, "actor": "system", "kind": kind.value, "detail": detail}
     ]

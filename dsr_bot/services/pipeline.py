@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,11 +31,11 @@ from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
-from dsr_bot.nlp.classifier import Classification, Classifier
+from dsr_bot.nlp.classifier import Classifier
 from dsr_bot.nlp.language import guess_language
 from dsr_bot.replies import Replies
 from dsr_bot.store import queries
-from dsr_bot.store.tables import CaseEventRow, CaseRow, MessageRow, OutboxRow
+from dsr_bot.store.tables import Base, CaseEventRow, CaseRow, MessageRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class Outcome:
     acknowledged: bool = False
 
 
+Row = dict[str, Any]  # column values of a row to insert: cheaper than an ORM object
+
+
 @dataclass
 class _Plan:
     """What to store for one message, decided before anything is written."""
@@ -67,12 +71,23 @@ class _Plan:
     item: Item
     route: Route
     reason: str | None = None
-    case: CaseRow | None = None
-    new_case: bool = False
-    classification: Classification | None = None
-    ack: OutboxRow | None = None
+    case: CaseRow | None = None  # an existing case the message belongs to
+    new_case: Row | None = None  # or the case it opens
+    ack: Row | None = None
     ack_suppressed: str | None = None
     events: list[tuple[EventKind, dict[str, object], str]] = field(default_factory=list)
+
+    @property
+    def case_id(self) -> int | None:
+        if self.new_case is not None:
+            return int(self.new_case["id"])
+        return self.case.id if self.case is not None else None
+
+    @property
+    def reference(self) -> str | None:
+        if self.new_case is not None:
+            return str(self.new_case["reference"])
+        return self.case.reference if self.case is not None else None
 
 
 def utcnow() -> datetime:
@@ -181,7 +196,7 @@ class Pipeline:
         for i, plan in plans.items():
             outcomes[i] = Outcome(
                 route=plan.route,
-                reference=plan.case.reference if plan.case else None,
+                reference=plan.reference,
                 acknowledged=plan.ack is not None,
             )
         return outcomes
@@ -247,20 +262,21 @@ class Pipeline:
         profile = self._settings.profile_for(msg.source)
         classification = self._classifier.classify(msg.subject, msg.text)
         kinds = sorted(k.value for k in classification.kinds)
-        case = CaseRow(
-            reference="",  # assigned for the whole batch at once
-            profile=self._profile_name(msg.source),
-            channel=msg.channel.value,
-            source=msg.source,
-            requester=msg.sender,
-            requester_name=msg.sender_name,
-            language=guess_language(f"{msg.subject}\n{msg.text}", profile.default_language),
-            kinds=kinds,
-            state=initial_state(classification.kinds).value,
-            subject=msg.subject,
-            received_at=msg.received_at,
-        )
-        plan = _Plan(item=msg, route=route, case=case, new_case=True)
+        new_case: Row = {
+            "id": None,  # ids and references are assigned for the whole batch at once
+            "reference": None,
+            "profile": self._profile_name(msg.source),
+            "channel": msg.channel.value,
+            "source": msg.source,
+            "requester": msg.sender,
+            "requester_name": msg.sender_name,
+            "language": guess_language(f"{msg.subject}\n{msg.text}", profile.default_language),
+            "kinds": kinds,
+            "state": initial_state(classification.kinds).value,
+            "subject": msg.subject,
+            "received_at": msg.received_at,
+        }
+        plan = _Plan(item=msg, route=route, new_case=new_case)
         plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))
         plan.events.append(
             (
@@ -278,14 +294,14 @@ class Pipeline:
     async def _assign_references(
         self, session: AsyncSession, plans: dict[int, _Plan], now: datetime
     ) -> None:
-        new = [p for p in plans.values() if p.new_case and p.case is not None]
+        new = [p for p in plans.values() if p.new_case is not None]
         keys = {id(p): self._reference_key(p) for p in new}
         for key, count in Counter(keys.values()).items():
             first = await queries.reserve_reference_numbers(session, key.counter_key, count)
             for offset, plan in enumerate(p for p in new if keys[id(p)] == key):
-                assert plan.case is not None
-                plan.case.reference = str(Reference(key.prefix, key.year, first + offset))
-                plan.case.created_at = plan.case.updated_at = now
+                assert plan.new_case is not None
+                plan.new_case["reference"] = str(Reference(key.prefix, key.year, first + offset))
+                plan.new_case["created_at"] = plan.new_case["updated_at"] = now
 
     def _reference_key(self, plan: _Plan) -> Reference:
         prefix = self._settings.profile_for(plan.item.source).reference_prefix
@@ -298,7 +314,7 @@ class Pipeline:
         masked: dict[int, InboundMessage],
         now: datetime,
     ) -> None:
-        new = {i: p for i, p in plans.items() if p.new_case}
+        new = {i: p for i, p in plans.items() if p.new_case is not None}
         recent = Counter(
             await queries.recent_outbox_counts(
                 session,
@@ -327,8 +343,8 @@ class Pipeline:
                 continue
             recent[msg.sender] += 1
 
-    def _acknowledgement(self, plan: _Plan, msg: InboundMessage, now: datetime) -> OutboxRow:
-        case = plan.case
+    def _acknowledgement(self, plan: _Plan, msg: InboundMessage, now: datetime) -> Row:
+        case = plan.new_case
         assert case is not None
         profile = self._settings.profile_for(msg.source)
         due = compute_deadlines(
@@ -338,8 +354,8 @@ class Pipeline:
         )
         rendered = self._replies.render(
             ACK,
-            case.language,
-            reference=case.reference,
+            case["language"],
+            reference=case["reference"],
             name=msg.sender_name,
             received_on=due.received_on,
             promise_on=due.promise,
@@ -356,27 +372,29 @@ class Pipeline:
                 "system",
             )
         )
-        return OutboxRow(
-            kind=ACK,
-            channel=msg.channel.value,
-            source=msg.source,
-            recipient=msg.sender,
-            sender=self._settings.mail.from_address,
-            sender_name=profile.organisation,
-            subject=rendered.subject,
-            body=rendered.body,
-            language=case.language,
-            message_id=new_message_id(case.reference, self._domain),
-            in_reply_to=msg.message_id,
-            references=references[-20:],
-            auto_submitted="auto-replied",
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            last_error=None,
-            created_at=now,
-            sent_at=None,
-        )
+        return {
+            "id": None,
+            "case_id": None,
+            "kind": ACK,
+            "channel": msg.channel.value,
+            "source": msg.source,
+            "recipient": msg.sender,
+            "sender": self._settings.mail.from_address,
+            "sender_name": profile.organisation,
+            "subject": rendered.subject,
+            "body": rendered.body,
+            "language": case["language"],
+            "message_id": new_message_id(case["reference"], self._domain),
+            "in_reply_to": msg.message_id,
+            "references": references[-20:],
+            "auto_submitted": "auto-replied",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        }
 
     async def _write(
         self,
@@ -387,21 +405,12 @@ class Pipeline:
     ) -> None:
         """A few bulk statements for the whole batch: cases, outgoing mail, messages, events."""
         ordered = [plans[i] for i in sorted(plans)]
-        new_cases = [p.case for p in ordered if p.new_case and p.case is not None]
-        for case, pk in zip(
-            new_cases, await queries.allocate_ids(session, CaseRow, len(new_cases)), strict=True
-        ):
-            case.id = pk
-        await queries.insert_rows(session, new_cases)
-        acks = [p.ack for p in ordered if p.ack is not None]
+        new_cases = [p.new_case for p in ordered if p.new_case is not None]
+        await _insert_with_ids(session, CaseRow, new_cases)
         for plan in ordered:
-            if plan.ack is not None and plan.case is not None:
-                plan.ack.case_id = plan.case.id
-        for ack, pk in zip(
-            acks, await queries.allocate_ids(session, OutboxRow, len(acks)), strict=True
-        ):
-            ack.id = pk
-        await queries.insert_rows(session, acks)
+            if plan.ack is not None:
+                plan.ack["case_id"] = plan.case_id
+        await _insert_with_ids(session, OutboxRow, [p.ack for p in ordered if p.ack is not None])
         rows = [
             (
                 plans[i],
@@ -411,49 +420,38 @@ class Pipeline:
             )
             for i in sorted(plans)
         ]
-        ids = await queries.allocate_ids(session, MessageRow, len(rows))
-        for (_, row), pk in zip(rows, ids, strict=True):
-            row.id = pk
-        await queries.insert_rows(session, [row for _, row in rows])
-        events: list[CaseEventRow] = []
+        await _insert_with_ids(session, MessageRow, [row for _, row in rows])
+        touched = {p.case.id for p in ordered if p.case is not None}
+        if touched:
+            await queries.touch_cases(session, touched, now)
+        events: list[Row] = []
         for plan, row in rows:
             self._log(plan, row)
-            if plan.case is None:
+            case_id = plan.case_id
+            if case_id is None:
                 continue
-            if not plan.new_case:
-                plan.case.updated_at = now  # a loaded case: the session writes the change
             for kind, detail, actor in plan.events:
                 if kind is EventKind.MESSAGE_RECEIVED:
-                    detail = {**detail, "message": row.id}
+                    detail = {**detail, "message": row["id"]}
                 elif kind is EventKind.ACK_QUEUED and plan.ack is not None:
-                    detail = {**detail, "outbox": plan.ack.id}
-                events.append(
-                    CaseEventRow(
-                        case_id=plan.case.id, at=now, actor=actor, kind=kind.value, detail=detail
-                    )
-                )
+                    detail = {**detail, "outbox": plan.ack["id"]}
+                events.append(_event(case_id, now, kind, detail, actor))
             if plan.ack_suppressed:
                 events.append(
-                    CaseEventRow(
-                        case_id=plan.case.id,
-                        at=now,
-                        actor="system",
-                        kind=EventKind.ACK_SUPPRESSED.value,
-                        detail={"reason": plan.ack_suppressed},
-                    )
+                    _event(case_id, now, EventKind.ACK_SUPPRESSED, {"reason": plan.ack_suppressed})
                 )
-        await queries.insert_rows(session, events)
+        await queries.insert_rows(session, CaseEventRow, events)
 
     @staticmethod
-    def _log(plan: _Plan, row: MessageRow) -> None:
-        where = f"{row.source}/{row.external_id}"
+    def _log(plan: _Plan, row: Row) -> None:
+        where = f"{row['source']}/{row['external_id']}"
         if plan.route is Route.QUARANTINED:
             log.warning("quarantined message %s: %s", where, plan.reason)
         elif plan.route is Route.IGNORED:
             log.info("ignored automatic message %s", where)
-        elif plan.case is not None:
-            verb = "opened case" if plan.new_case else "added to case"
-            log.info("%s %s from message %s", verb, plan.case.reference, row.id)
+        elif plan.reference is not None:
+            verb = "opened case" if plan.new_case is not None else "added to case"
+            log.info("%s %s from message %s", verb, plan.reference, row["id"])
 
     def _profile_name(self, source: str) -> str:
         for box in self._settings.mailboxes:
@@ -483,53 +481,68 @@ def _log_internal(item: Item, exc: Exception) -> None:
     )
 
 
-def _message_row(msg: InboundMessage, plan: _Plan, now: datetime) -> MessageRow:
-    return MessageRow(
-        channel=msg.channel.value,
-        source=msg.source,
-        external_id=msg.external_id,
-        message_id=msg.message_id,
-        in_reply_to=msg.in_reply_to,
-        references=list(msg.references),
-        sender=msg.sender,
-        sender_name=msg.sender_name,
-        subject=msg.subject,
-        body=msg.text,
-        attachments=[
+def _message_row(msg: InboundMessage, plan: _Plan, now: datetime) -> Row:
+    return {
+        "id": None,
+        "channel": msg.channel.value,
+        "source": msg.source,
+        "external_id": msg.external_id,
+        "message_id": msg.message_id,
+        "in_reply_to": msg.in_reply_to,
+        "references": list(msg.references),
+        "sender": msg.sender,
+        "sender_name": msg.sender_name,
+        "subject": msg.subject,
+        "body": msg.text,
+        "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in msg.attachments
         ],
-        defects=list(msg.defects),
-        route=plan.route.value,
-        reason=plan.reason,
-        case_id=plan.case.id if plan.case and plan.route is not Route.QUARANTINED else None,
-        received_at=msg.received_at,
-        stored_at=now,
-    )
+        "defects": list(msg.defects),
+        "route": plan.route.value,
+        "reason": plan.reason,
+        "case_id": plan.case_id if plan.route is not Route.QUARANTINED else None,
+        "received_at": msg.received_at,
+        "stored_at": now,
+    }
 
 
-def _quarantined_row(plan: _Plan, now: datetime) -> MessageRow:
+def _quarantined_row(plan: _Plan, now: datetime) -> Row:
     item = plan.item
     assert isinstance(item, Quarantined)
-    return MessageRow(
-        channel=item.channel.value,
-        source=item.source,
-        external_id=item.external_id,
-        message_id=_clip_id(item.message_id),
-        in_reply_to=None,
-        references=[],
-        sender=item.sender[:_ADDRESS] if item.sender else None,
-        sender_name=None,
-        subject=_storable(mask_bsns(item.subject)),
-        body=_storable(mask_bsns(item.text)),
-        attachments=[],
-        defects=[],
-        route=Route.QUARANTINED.value,
-        reason=plan.reason,
-        case_id=None,
-        received_at=item.received_at,
-        stored_at=now,
-    )
+    return {
+        "id": None,
+        "channel": item.channel.value,
+        "source": item.source,
+        "external_id": item.external_id,
+        "message_id": _clip_id(item.message_id),
+        "in_reply_to": None,
+        "references": [],
+        "sender": item.sender[:_ADDRESS] if item.sender else None,
+        "sender_name": None,
+        "subject": _storable(mask_bsns(item.subject)),
+        "body": _storable(mask_bsns(item.text)),
+        "attachments": [],
+        "defects": [],
+        "route": Route.QUARANTINED.value,
+        "reason": plan.reason,
+        "case_id": None,
+        "received_at": item.received_at,
+        "stored_at": now,
+    }
+
+
+def _event(
+    case_id: int, now: datetime, kind: EventKind, detail: dict[str, object], actor: str = "system"
+) -> Row:
+    return {"case_id": case_id, "at": now, "actor": actor, "kind": kind.value, "detail": detail}
+
+
+async def _insert_with_ids(session: AsyncSession, table: type[Base], rows: list[Row]) -> None:
+    """Give the rows their ids first (later rows refer to them), then insert them at once."""
+    for row, pk in zip(rows, await queries.allocate_ids(session, table, len(rows)), strict=True):
+        row["id"] = pk
+    await queries.insert_rows(session, table, rows)
 
 
 def _storable(text: str) -> str:

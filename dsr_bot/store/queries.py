@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
 
 from dsr_bot.errors import CaseNotFound
 from dsr_bot.store.tables import (
+    Base,
     CaseEventRow,
     CaseRow,
     MailboxStateRow,
@@ -23,9 +24,7 @@ from dsr_bot.store.tables import (
 )
 
 
-async def allocate_ids(
-    session: AsyncSession, table: type[DeclarativeBase], count: int
-) -> list[int]:
+async def allocate_ids(session: AsyncSession, table: type[Base], count: int) -> list[int]:
     """Primary keys for `count` new rows, so a batch is inserted with one executemany.
 
     (SQLite cannot return generated ids of a multi-row insert in order, so the ORM would insert
@@ -34,28 +33,37 @@ async def allocate_ids(
     """
     if count <= 0:
         return []
-    name = table.__table__.name  # type: ignore[attr-defined]
+    name = table.__tablename__
     if session.get_bind().dialect.name == "postgresql":
         rows = await session.execute(
             text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
             {"t": name, "n": count},
         )
         return [int(r[0]) for r in rows]
-    top = await session.scalar(select(func.max(table.id)))  # type: ignore[attr-defined]
+    top = await session.scalar(text(f"SELECT max(id) FROM {name}"))  # noqa: S608 - our own table
     start = int(top or 0) + 1
     return list(range(start, start + count))
 
 
-async def insert_rows(session: AsyncSession, rows: Sequence[DeclarativeBase]) -> None:
-    """Insert transient ORM objects of one class, ids set, in a single executemany."""
-    if not rows:
-        return
-    table: Table = rows[0].__table__  # type: ignore[assignment]  # always a Table here
-    # Rows without ids (the audit log) get theirs from the database.
-    keys = [c.key for c in table.columns if getattr(rows[0], c.key) is not None or c.key != "id"]
-    # Core on the session's connection: the ORM's bulk path costs more than the insert itself.
-    connection = await session.connection()
-    await connection.execute(insert(table), [{k: getattr(row, k) for k in keys} for row in rows])
+async def insert_rows(
+    session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert rows given as column values, all with the same keys, in a single executemany.
+
+    Core on the session's connection: the ORM's bulk path costs more than the insert itself.
+    """
+    if rows:
+        connection = await session.connection()
+        await connection.execute(insert(table.__table__), list(rows))  # type: ignore[arg-type]
+
+
+async def touch_cases(session: AsyncSession, case_ids: Collection[int], now: datetime) -> None:
+    await session.execute(
+        update(CaseRow)
+        .where(CaseRow.id.in_(case_ids))
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def known_message_keys(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from pathlib import Path
 
-from dsr_bot.channels.mail_out import build_email
+from dsr_bot.channels.mail_out import MaildirTransport, build_email
 from dsr_bot.domain.outgoing import OutgoingMail, new_message_id
 
 
@@ -73,3 +74,11 @@ def test_non_ascii_text_is_encoded_and_reads_back_the_same() -> None:
     assert body is not None
     assert body.get_content() == "Beste Zoë,\n\nWij hebben uw bericht ontvangen.\n"
     assert b"Zo=C3=AB" in build_email(mail)  # quoted-printable: still readable raw
+
+
+async def test_the_maildir_is_created_with_its_parent_folders(tmp_path: Path) -> None:
+    outbox = tmp_path / "fresh" / "var" / "outbox"
+    await MaildirTransport(outbox).send(_mail())
+    [written] = list((outbox / "new").iterdir())
+    parsed = message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert parsed["To"] == "jan@example.nl"
