@@ -1,0 +1,123 @@
+"""`python -m bench`: the phases in order, with Dovecot and the bot stopped on any exit.
+
+Order: fill the INBOX once; bare fetch (its warm-up also warms Dovecot's index cache for the
+bot); one ingest run per database, each into a fresh database so the bot reads the mailbox
+from UID 1; the latency phase reuses the last ingest's bot, already idling. The last run is
+SQLite when it is measured, so the latency figure is that of the default store, and its
+APPENDs cannot end up in another run's INBOX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench import bare, ingest, latency
+from bench.botrun import running
+from bench.corpus import requests
+from bench.databases import database, postgres_problem
+from bench.progress import say
+from bench.report import Results, machine_facts, table, write_json
+from dsr_bot.logs import setup_logging
+from tests.servers.dovecot import DovecotServer
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--messages", type=int, default=1000, help="ingest corpus size")
+    parser.add_argument("--samples", type=int, default=50, help="latency samples")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.samples < 1:
+        parser.error("--messages and --samples must be at least 1")
+    return args
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    # Outside the event loop too, TERM must unwind through the finally that stops Dovecot.
+    signal.signal(signal.SIGTERM, _interrupt)
+    setup_logging("WARNING")
+    started = time.perf_counter()
+    results = Results(options=vars(args), machine=machine_facts())
+    # Short path: Dovecot's unix sockets live below it (sun_path is 108 bytes).
+    workdir = Path(tempfile.mkdtemp(prefix="dsrb-", dir="/tmp"))
+    server = DovecotServer(workdir / "dovecot")
+    try:
+        say(f"starting Dovecot in {workdir}")
+        server.start()
+        asyncio.run(_run(server, workdir, args, results))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say("interrupted; cleaning up, no results written")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # clean-up is bounded: let it finish
+        say("stopping Dovecot")
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    results.wall_s = time.perf_counter() - started
+    print(table(results), flush=True)
+    say(f"results written to {write_json(results)}")
+    return 0
+
+
+async def _run(
+    server: DovecotServer, workdir: Path, args: argparse.Namespace, results: Results
+) -> None:
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    # SIGTERM unwinds like Ctrl-C: the bot, the PostgreSQL database and Dovecot get cleaned up.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+
+    dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
+    if "postgres" in dbs and (problem := await postgres_problem()):
+        say(f"skipping PostgreSQL: {problem}")
+        results.notes.append(f"PostgreSQL row skipped: {problem}")
+        dbs.remove("postgres")
+    if not dbs:
+        return
+
+    say(f"appending {args.messages} messages (distinct senders) to INBOX")
+    corpus = requests(args.messages, tag="person")
+    await asyncio.to_thread(server.append_many, corpus)
+
+    say("bare imapclient fetch: 1 warm-up + 3 timed runs, then 3 with MIME parsing")
+    results.bare = await asyncio.to_thread(bare.measure, server)
+    say(f"  bare: {results.bare.per_s:.0f} msg/s")
+
+    for kind in dbs:
+        dir_ = workdir / kind
+        say(f"ingest on {kind}: starting the bot")
+        async with database(kind, dir_) as url:
+            t_build = time.perf_counter()
+            async with running(server, url, dir_) as bot:
+                run = await ingest.measure(bot, db=kind, messages=args.messages, t_build=t_build)
+                results.ingest.append(run)
+                say(f"  {kind}: {run.per_s_from_connected:.0f} msg/s from watcher connected")
+                if kind == dbs[-1]:
+                    say(f"latency on {kind}: {args.samples} APPENDs, one at a time")
+                    await asyncio.sleep(1.0)  # let the watcher settle into IDLE
+                    stop = threading.Event()
+                    try:
+                        results.latency = await asyncio.to_thread(
+                            latency.measure,
+                            server,
+                            bot.outbox_new,
+                            db=kind,
+                            samples=args.samples,
+                            stop=stop,
+                        )
+                    finally:
+                        stop.set()  # on cancellation: the thread must not outlive the bot
+            say(f"  {kind}: bot stopped")
+    results.ingest.sort(key=lambda r: r.db != "sqlite")  # SQLite row first
