@@ -492,3 +492,30 @@ def test_message_ids_encoded_by_a_careless_generator_are_still_found() -> None:
     assert msg.in_reply_to == (
         "<179556664525.11937.16314184239004892902.AVG-2026-0001@academiewerkendleren.nl>"
     )
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        "Jan Jansen <jan@example.nl>",
+        '"Jan Jansen" <JAN@Example.NL>',
+        "jan@example.nl",
+        "=?utf-8?q?Zo=C3=AB_de_Vries?= <zoe@example.nl>",
+        "=?iso-8859-1?q?J=E9r=F4me?= <j@x.nl>",
+        "<jan@example.nl>",
+        '"Jan \\"de\\" Vries" <jan@x.nl>',
+        '"Jansen, Jan" <jan@x.nl>',
+        "Jan (werk) <jan@x.nl>",
+        "=?utf-8?q?broken <jan@x.nl>",
+    ],
+)
+def test_the_fast_from_reading_agrees_with_the_full_parser(
+    from_header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dsr_bot.channels import mime
+
+    raw = f"From: {from_header}\r\nSubject: x\r\n\r\nhoi\r\n".encode()
+    fast = parse(raw)
+    monkeypatch.setattr(mime, "_simple_sender", lambda _raw: None)
+    full = parse(raw)
+    assert (fast.sender, fast.sender_name) == (full.sender, full.sender_name)
