@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import Settings
@@ -98,10 +98,10 @@ def mask_message(msg: InboundMessage) -> InboundMessage:
     """Every free-text field a person wrote, BSNs masked: nothing unmasked gets past this point."""
     return dataclasses.replace(
         msg,
-        subject=mask_bsns(msg.subject),
-        text=mask_bsns(msg.text),
-        sender=msg.sender[:_ADDRESS],
-        sender_name=mask_bsns(msg.sender_name)[:_NAME] if msg.sender_name else None,
+        subject=_storable(mask_bsns(msg.subject)),
+        text=_storable(mask_bsns(msg.text)),
+        sender=_storable(msg.sender[:_ADDRESS]),
+        sender_name=_storable(mask_bsns(msg.sender_name)[:_NAME]) if msg.sender_name else None,
         message_id=_clip_id(msg.message_id),
         in_reply_to=_clip_id(msg.in_reply_to),
         references=tuple(r for r in msg.references if len(r) <= _MSGID),
@@ -149,8 +149,10 @@ class Pipeline:
                 try:
                     async with session.begin_nested():
                         outcomes = await self._ingest(session, items, now)
-                except (DataError, IntegrityError) as exc:
-                    log.warning("batch refused (%s); storing one by one", type(exc).__name__)
+                except DBAPIError as exc:
+                    if not queries.refused_value(exc):
+                        raise
+                    log.warning("batch refused (%s); storing one by one", _sqlstate(exc))
                     outcomes = [await self._one_by_one(session, item, now) for item in items]
                 if cursor is not None:
                     await queries.save_mailbox_state(
@@ -170,8 +172,10 @@ class Pipeline:
         try:
             async with session.begin_nested():
                 return (await self._ingest(session, [item], now))[0]
-        except (DataError, IntegrityError) as exc:
-            reason = f"the database refused to store it ({type(exc).__name__})"
+        except DBAPIError as exc:
+            if not queries.refused_value(exc):
+                raise
+            reason = f"the database refused to store it ({_sqlstate(exc)})"
             quarantined = dataclasses.replace(_as_quarantined(item, reason), message_id=None)
             async with session.begin_nested():
                 return (await self._ingest(session, [quarantined], now))[0]
@@ -186,8 +190,16 @@ class Pipeline:
             item = items[i]
             if isinstance(item, Quarantined):
                 plans[i] = _Plan(item=item, route=Route.QUARANTINED, reason=item.reason)
-            else:
+                continue
+            try:
                 masked[i] = mask_message(item)
+            except Exception as exc:
+                # Unmasked text must not be stored: keep only what identifies the message.
+                reason = _internal(item, exc)
+                bare = Quarantined(
+                    item.channel, item.source, item.external_id, item.received_at, reason
+                )
+                plans[i] = _Plan(item=bare, route=Route.QUARANTINED, reason=reason)
         await self._plan_routes(session, masked, plans)
         await self._assign_references(session, plans, now)
         await self._plan_acknowledgements(session, plans, masked, now)
@@ -460,6 +472,11 @@ class Pipeline:
         return "default"
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    state = queries.sqlstate(exc)
+    return f"SQLSTATE {state}" if state else type(exc).__name__
+
+
 def _thread_ids(msg: InboundMessage) -> list[str]:
     """Ids this message answers, oldest first (References), then In-Reply-To."""
     return [*msg.references, *([msg.in_reply_to] if msg.in_reply_to else [])]
@@ -513,8 +530,9 @@ def _quarantined_row(plan: _Plan, now: datetime) -> Row:
     return {
         "id": None,
         "channel": item.channel.value,
-        "source": item.source,
-        "external_id": item.external_id,
+        # Cut to the columns' sizes: a quarantined row must always be storable.
+        "source": item.source[:40],
+        "external_id": item.external_id[:200],
         "message_id": _clip_id(item.message_id),
         "in_reply_to": None,
         "references": [],

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.errors import CaseNotFound
@@ -22,6 +23,25 @@ from dsr_bot.store.tables import (
     OutboxRow,
     ReferenceCounterRow,
 )
+
+
+def refused_value(exc: BaseException) -> bool:
+    """The database refused a value (too long, bad text, a constraint), not the connection.
+
+    SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation); asyncpg's
+    adapter reports them as plain DBAPIError, so the class decides, not the Python type.
+    """
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    state = sqlstate(exc)
+    return state is not None and state[:2] in ("22", "23")
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE code of a database error, where the driver gives one."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 async def allocate_ids(session: AsyncSession, table: type[Base], count: int) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -257,3 +258,28 @@ async def test_a_failing_message_is_logged_without_its_text(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "could not be handled: ValueError" in logged
     assert "geheim" not in logged
+
+
+async def test_a_value_the_database_refuses_quarantines_that_message_only(
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite accepts any length; PostgreSQL enforces the column sizes")
+    refused = dataclasses.replace(_item(request_mail()), external_id="x" * 300)
+    outcomes = await pipeline.ingest([_item(request_mail()), refused, _item(request_mail())])
+    assert [o.route for o in outcomes] == [Route.NEW_CASE, Route.QUARANTINED, Route.NEW_CASE]
+    async with sessions() as session:
+        reasons = list(await session.scalars(select(MessageRow.reason).order_by(MessageRow.id)))
+    assert reasons[1] == "the database refused to store it (SQLSTATE 22001)"  # value too long
+    assert await _count(sessions, CaseRow) == 2
+
+
+async def test_nul_bytes_are_dropped_so_every_database_stores_the_text(
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    msg = dataclasses.replace(_item(request_mail()), text="Ik wil\x00 inzage", subject="a\x00b")
+    [outcome] = await pipeline.ingest([msg])
+    assert outcome.route is Route.NEW_CASE
+    async with sessions() as session:
+        [stored] = await session.scalars(select(MessageRow))
+    assert (stored.body, stored.subject) == ("Ik wil inzage", "ab")
