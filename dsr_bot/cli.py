@@ -185,9 +185,8 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"{data['reference']}  [{data['state']}]  {', '.join(data['kinds'])}")
-    click.echo(
-        f"From:      {data['requester_name'] or ''} <{data['requester']}>".replace(" <", " <", 1)
-    )
+    name = f"{data['requester_name']} " if data["requester_name"] else ""
+    click.echo(f"From:      {name}<{data['requester']}>")
     click.echo(f"Subject:   {data['subject']}")
     click.echo(f"Received:  {data['received_at']} via {data['channel']} ({data['language']})")
     click.echo(
