@@ -69,6 +69,7 @@ class ImapWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = threading.Event()  # for tests and health: set while logged in
         self.processed = 0
+        self.idle_waits = 0  # IDLE commands issued
         self.idle_renewals = 0
         self._synced = False  # a sync completed since the last failure
 
@@ -264,6 +265,7 @@ class ImapWatcher:
     def _wait_idle(self, client: IMAPClient) -> None:
         """Wait for new mail; IDLE is renewed before 29 minutes, when servers may drop it."""
         client.idle()
+        self.idle_waits += 1
         try:
             deadline = time.monotonic() + self.box.idle_renew_seconds
             while not self._stopping.is_set() and time.monotonic() < deadline:

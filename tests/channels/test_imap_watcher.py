@@ -154,6 +154,7 @@ async def test_without_idle_the_mailbox_is_polled(
         await _connected(bot)
         await asyncio.to_thread(dovecot.append, _requests(1)[0])
         await eventually(lambda: _has_cases(bot, 1), within=5)
+        assert bot.watchers[0].idle_waits == 0
 
 
 async def test_processed_mail_can_be_moved_to_a_folder(
@@ -234,3 +235,28 @@ async def test_an_unexpected_error_in_the_watcher_is_logged_and_survived(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "unexpected KeyError; reconnecting" in logged
     assert secret not in logged
+
+
+async def test_a_server_without_idle_is_polled(
+    sqlite_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Dovecot's own capability list, less IDLE.
+    without_idle = (
+        "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT "
+        "MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED MOVE\n"
+    )
+    server = DovecotServer(tmp_path_factory.mktemp("noidle"), extra_config=without_idle)
+    server.start()
+    try:
+        client = await asyncio.to_thread(server.client)
+        offers_idle = await asyncio.to_thread(client.has_capability, "IDLE")
+        await asyncio.to_thread(client.logout)
+        assert not offers_idle
+        settings = imap_settings(sqlite_url, tmp_path, server, poll_seconds=0.3)
+        async with running_bot(settings) as bot:
+            await _connected(bot)
+            await asyncio.to_thread(server.append, _requests(1)[0])
+            await eventually(lambda: _has_cases(bot, 1), within=5)
+            assert bot.watchers[0].idle_waits == 0  # it never sent IDLE
+    finally:
+        server.stop()

@@ -111,7 +111,9 @@ class DovecotServer:
         user: str = "bot",
         password: str = "s3cret-test",
         port: int | None = None,
+        extra_config: str = "",
     ) -> None:
+        self.extra_config = extra_config  # appended to the generated dovecot.conf
         if not user or not set(user) <= _USERNAME_CHARS:
             # Dovecot would just answer "Authentication failed" (auth_username_chars).
             raise ValueError(f"user name {user!r} has characters Dovecot rejects")
@@ -361,7 +363,7 @@ service imap-login {{
   }}
 }}
 """
-        self.conf_path.write_text(conf)
+        self.conf_path.write_text(conf + self.extra_config)
 
     def _greeting_ok(self) -> bool:
         try:
