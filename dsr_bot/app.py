@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dsr_bot.channels.imap import ImapWatcher
 from dsr_bot.channels.mail_out import MaildirTransport, SmtpTransport
-from dsr_bot.channels.mime import MimeLimits
+from dsr_bot.channels.mime import DEFAULT_LIMITS
 from dsr_bot.channels.smtp_intake import SmtpIntake
 from dsr_bot.config import Settings, parse_server_url
 from dsr_bot.nlp.classifier import Classifier, Unclassified
@@ -81,7 +81,6 @@ class Bot:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s stopped with an error: %s", task.get_name(), task.exception())
-        await self.engine.dispose()
         log.info("dsr-bot stopped")
 
 
@@ -119,7 +118,7 @@ async def build_bot(
             replies=Replies(),
             on_outbox=sender.notify,
         )
-        limits = MimeLimits()
+        limits = DEFAULT_LIMITS
         intake = None
         if settings.smtp_intake_enabled:
             intake = SmtpIntake(

@@ -104,7 +104,9 @@ def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]
 
 def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
     due = compute_deadlines(
-        case.received_at, promise_weeks=settings.profiles[case.profile].promise_weeks
+        case.received_at,
+        promise_weeks=settings.profiles[case.profile].promise_weeks,
+        extra_holidays=settings.deadlines.holiday_dates,
     )
     return {
         "reference": case.reference,

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -109,14 +110,16 @@ class DeadlineSettings(_Section):
     @field_validator("extra_holidays")
     @classmethod
     def _iso_dates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from datetime import date
-
         for item in v:
             try:
                 date.fromisoformat(item)
             except ValueError:
                 raise ValueError(f"not a date (YYYY-MM-DD): {item!r}") from None
         return v
+
+    @property
+    def holiday_dates(self) -> tuple[date, ...]:
+        return tuple(date.fromisoformat(d) for d in self.extra_holidays)
 
 
 class LoggingSettings(_Section):
@@ -159,11 +162,12 @@ class Settings(_Section):
             return not self.imap_mailboxes
         return self.smtp_intake.enabled == "on"
 
+    def profile_name_for(self, source: str) -> str:
+        """The profile a source (mailbox name, or "smtp") answers for."""
+        return next((box.profile for box in self.mailboxes if box.name == source), "default")
+
     def profile_for(self, source: str) -> ProfileSettings:
-        for box in self.mailboxes:
-            if box.name == source:
-                return self.profiles[box.profile]
-        return self.profiles["default"]
+        return self.profiles[self.profile_name_for(source)]
 
 
 @dataclass(frozen=True, slots=True)

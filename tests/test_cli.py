@@ -153,3 +153,13 @@ def test_reading_an_unmigrated_database_says_what_to_do(tmp_path: Path) -> None:
     assert done.stderr == (
         "dsr-bot: error: the database is not migrated yet: run `dsr-bot db upgrade`\n"
     )
+
+
+def test_case_dates_in_the_cli_count_the_configured_extra_holidays(tmp_path: Path) -> None:
+    _populate(tmp_path)
+    config = _config(tmp_path)
+    # 23 December 2026 is the four-week promise; declared a holiday, the promise moves a day.
+    config.write_text(config.read_text() + '[deadlines]\nextra_holidays = ["2026-12-23"]\n')
+    listing = CliRunner().invoke(cli, ["--config", str(config), "cases", "list", "--json"])
+    [case] = json.loads(listing.output)
+    assert case["promise_due"] == "2026-12-24"

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from dsr_bot.channels.intake import DEFAULT_LIMITS, raw_to_item
-from dsr_bot.channels.mime import MimeLimits
+from dsr_bot.channels.intake import raw_to_item
+from dsr_bot.channels.mime import DEFAULT_LIMITS, MimeLimits
 from dsr_bot.config import MailboxSettings, ServerUrl, parse_server_url
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.errors import ChannelError, StoreError

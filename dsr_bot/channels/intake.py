@@ -6,12 +6,10 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from dsr_bot.channels.mime import MimeLimits, parse_mail
+from dsr_bot.channels.mime import DEFAULT_LIMITS, MimeLimits, parse_mail
 from dsr_bot.domain.hygiene import header_safe
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.errors import MalformedMessage
-
-DEFAULT_LIMITS = MimeLimits()
 
 
 def raw_to_item(

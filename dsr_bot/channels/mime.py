@@ -87,7 +87,7 @@ class MimeLimits:
     max_kept_attachment_bytes: int = 10 * 1024 * 1024  # larger ones: metadata only, defect noted
 
 
-_DEFAULT_LIMITS = MimeLimits()
+DEFAULT_LIMITS = MimeLimits()
 
 
 def parse_mail(
@@ -97,7 +97,7 @@ def parse_mail(
     external_id: str,
     received_at: datetime,
     envelope_from: str | None = None,
-    limits: MimeLimits = _DEFAULT_LIMITS,
+    limits: MimeLimits = DEFAULT_LIMITS,
 ) -> InboundMessage:
     """Parse one raw message; raises MalformedMessage only for empty input or no sender at all."""
     if not raw or raw.isspace():  # isspace stops at the first byte of content; strip would copy

@@ -15,7 +15,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -134,9 +134,7 @@ class Pipeline:
         self._on_outbox = on_outbox
         self._clock = clock
         self._own = {settings.mail.from_address} | {p.email for p in settings.profiles.values()}
-        self._extra_holidays = tuple(
-            date.fromisoformat(d) for d in settings.deadlines.extra_holidays
-        )
+        self._extra_holidays = settings.deadlines.holiday_dates
         self._domain = settings.mail.from_address.split("@", 1)[1]
 
     async def ingest(
@@ -277,7 +275,7 @@ class Pipeline:
         new_case: Row = {
             "id": None,  # ids and references are assigned for the whole batch at once
             "reference": None,
-            "profile": self._profile_name(msg.source),
+            "profile": self._settings.profile_name_for(msg.source),
             "channel": msg.channel.value,
             "source": msg.source,
             "requester": msg.sender,
@@ -464,12 +462,6 @@ class Pipeline:
         elif plan.reference is not None:
             verb = "opened case" if plan.new_case is not None else "added to case"
             log.info("%s %s from message %s", verb, plan.reference, row["id"])
-
-    def _profile_name(self, source: str) -> str:
-        for box in self._settings.mailboxes:
-            if box.name == source:
-                return box.profile
-        return "default"
 
 
 def _sqlstate(exc: DBAPIError) -> str:
