@@ -33,9 +33,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=1000, help="ingest corpus size")
     parser.add_argument("--samples", type=int, default=50, help="latency samples")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="ingest runs per database; the median is reported"
+    )
     args = parser.parse_args(argv)
-    if args.messages < 1 or args.samples < 1:
-        parser.error("--messages and --samples must be at least 1")
+    if args.messages < 1 or args.samples < 1 or args.repeat < 1:
+        parser.error("--messages, --samples and --repeat must be at least 1")
     return args
 
 
@@ -96,28 +99,45 @@ async def _run(
     say(f"  bare: {results.bare.per_s:.0f} msg/s")
 
     for kind in dbs:
-        dir_ = workdir / kind
-        say(f"ingest on {kind}: starting the bot")
-        async with database(kind, dir_) as url:
-            t_build = time.perf_counter()
-            async with running(server, url, dir_) as bot:
-                run = await ingest.measure(bot, db=kind, messages=args.messages, t_build=t_build)
-                results.ingest.append(run)
-                say(f"  {kind}: {run.per_s_from_connected:.0f} msg/s from watcher connected")
-                if kind == dbs[-1]:
-                    say(f"latency on {kind}: {args.samples} APPENDs, one at a time")
-                    await asyncio.sleep(1.0)  # let the watcher settle into IDLE
-                    stop = threading.Event()
-                    try:
-                        results.latency = await asyncio.to_thread(
-                            latency.measure,
-                            server,
-                            bot.outbox_new,
-                            db=kind,
-                            samples=args.samples,
-                            stop=stop,
-                        )
-                    finally:
-                        stop.set()  # on cancellation: the thread must not outlive the bot
-            say(f"  {kind}: bot stopped")
+        runs = []
+        for attempt in range(1, args.repeat + 1):
+            last = kind == dbs[-1] and attempt == args.repeat
+            runs.append(await _ingest_once(server, workdir, args, results, kind, attempt, last))
+        results.ingest.append(ingest.median(runs))
     results.ingest.sort(key=lambda r: r.db != "sqlite")  # SQLite row first
+
+
+async def _ingest_once(
+    server: DovecotServer,
+    workdir: Path,
+    args: argparse.Namespace,
+    results: Results,
+    kind: str,
+    attempt: int,
+    last: bool,
+) -> ingest.IngestResult:
+    """One ingest into a fresh database; the very last one goes on to the latency phase."""
+    dir_ = workdir / f"{kind}-{attempt}"
+    say(f"ingest on {kind}, run {attempt}/{args.repeat}: starting the bot")
+    async with database(kind, dir_) as url:
+        t_build = time.perf_counter()
+        async with running(server, url, dir_) as bot:
+            run = await ingest.measure(bot, db=kind, messages=args.messages, t_build=t_build)
+            say(f"  {kind}: {run.per_s_from_connected:.0f} msg/s from watcher connected")
+            if last:
+                say(f"latency on {kind}: {args.samples} APPENDs, one at a time")
+                await asyncio.sleep(1.0)  # let the watcher settle into IDLE
+                stop = threading.Event()
+                try:
+                    results.latency = await asyncio.to_thread(
+                        latency.measure,
+                        server,
+                        bot.outbox_new,
+                        db=kind,
+                        samples=args.samples,
+                        stop=stop,
+                    )
+                finally:
+                    stop.set()  # on cancellation: the thread must not outlive the bot
+        say(f"  {kind}: bot stopped")
+    return run

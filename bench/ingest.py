@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.botrun import Started, connected_at, maildir_count, stored_counts
 from bench.progress import say
@@ -28,6 +29,17 @@ class IngestResult:
     per_s_from_start: float
     delivered_s: float | None  # watcher connected -> every acknowledgement in the Maildir
     cpu_s: float  # process CPU, all threads, connected -> done: near from_connected_s = CPU-bound
+    runs_per_s: list[float] = field(default_factory=list)  # every run's rate, when repeated
+
+
+def median(runs: list[IngestResult]) -> IngestResult:
+    """The median run by rate (the slower middle one for an even count), listing all rates."""
+    ordered = sorted(runs, key=lambda r: r.per_s_from_connected)
+    chosen = ordered[(len(ordered) - 1) // 2]
+    # An incomplete run is never hidden behind a complete median.
+    if not all(r.complete for r in runs):
+        chosen = next(r for r in ordered if not r.complete)
+    return dataclasses.replace(chosen, runs_per_s=[r.per_s_from_connected for r in runs])
 
 
 async def measure(started: Started, *, db: str, messages: int, t_build: float) -> IngestResult:

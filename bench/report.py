@@ -112,7 +112,14 @@ def table(results: Results) -> str:
         detail = (
             f"**{run.per_s_from_connected:.0f} msg/s** ({run.messages} in "
             f"{run.from_connected_s:.2f} s from watcher connected; "
-            f"{run.per_s_from_start:.0f} msg/s from serve() start)"
+            f"{run.per_s_from_start:.0f} msg/s from serve() start"
+            + (
+                f"; median of {len(run.runs_per_s)} runs: "
+                + ", ".join(f"{r:.0f}" for r in run.runs_per_s)
+                if len(run.runs_per_s) > 1
+                else ""
+            )
+            + ")"
         )
         if not run.complete:
             detail += f"; INCOMPLETE: {run.cases} cases, {run.acked} acknowledged"

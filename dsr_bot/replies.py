@@ -48,6 +48,7 @@ class Replies:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # no stat() per render: templates change with a restart
         )
         self._env.filters["long_date"] = long_date
 

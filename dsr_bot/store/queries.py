@@ -139,18 +139,16 @@ async def cases_by_message_ids(
 async def reserve_reference_numbers(session: AsyncSession, key: str, count: int) -> int:
     """Reserve `count` consecutive numbers for a prefix-year; returns the first.
 
-    The row lock of the UPDATE makes this safe across workers.
+    One upsert; its row lock makes this safe across workers.
     """
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(ReferenceCounterRow).values(key=key, last=0).on_conflict_do_nothing()
-    )
+    statement = insert(ReferenceCounterRow).values(key=key, last=count)
     last = await session.scalar(
-        update(ReferenceCounterRow)
-        .where(ReferenceCounterRow.key == key)
-        .values(last=ReferenceCounterRow.last + count)
-        .returning(ReferenceCounterRow.last)
+        statement.on_conflict_do_update(
+            index_elements=[ReferenceCounterRow.key],
+            set_={"last": ReferenceCounterRow.last + statement.excluded.last},
+        ).returning(ReferenceCounterRow.last)
     )
     assert last is not None
     return int(last) - count + 1
