@@ -68,6 +68,16 @@ def mask_bsns(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
 
 
+def find_bsns(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, the nine digits) of every BSN that mask_bsns would mask."""
+    out = []
+    for match in _CANDIDATE.finditer(text):
+        if _is_bsn_match(match):
+            digits = "".join(c for c in match.group() if c.isdecimal())
+            out.append((match.start(), match.end(), digits))
+    return out
+
+
 def contains_bsn(text: str) -> bool:
     """True when mask_bsns would change `text`."""
     return any(_is_bsn_match(m) for m in _CANDIDATE.finditer(text))

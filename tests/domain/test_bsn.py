@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from dsr_bot.domain.bsn import BSN_MASK, contains_bsn, is_valid_bsn, mask_bsns
+from dsr_bot.domain.bsn import BSN_MASK, contains_bsn, find_bsns, is_valid_bsn, mask_bsns
 
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
@@ -241,3 +241,13 @@ def test_contains_agrees_with_mask_on_random_text() -> None:
         masked = mask_bsns(text)
         assert contains_bsn(text) == (masked != text)
         assert mask_bsns(masked) == masked
+
+
+def test_find_bsns_reports_exactly_what_masking_removes() -> None:
+    text = "BSN 123456782, ook 1234.56.782; geen BSN: 123456789 en NL91ABNA0417164300."
+    found = find_bsns(text)
+    assert [digits for _, _, digits in found] == ["123456782", "123456782"]
+    masked = text
+    for start, end, _ in reversed(found):
+        masked = masked[:start] + BSN_MASK + masked[end:]
+    assert masked == mask_bsns(text)
