@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench setup system-deps clean
+.PHONY: run test check bench train setup system-deps clean
 
 run: $(STAMP)
 	$(BIN)/dsr-bot run
@@ -18,6 +18,10 @@ check: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+# Retrain the request classifier from nlp_models/corpus/raw/ (about ten minutes; see nlp_models/README.md).
+train: $(STAMP)
+	$(BIN)/dsr-bot train
 
 setup: $(STAMP)
 

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import bare, ingest, latency
+from bench import bare, classifier, ingest, latency
 from bench.botrun import running
 from bench.corpus import requests
 from bench.databases import database, postgres_problem
@@ -81,6 +81,10 @@ async def _run(
     assert main_task is not None
     # SIGTERM unwinds like Ctrl-C: the bot, the PostgreSQL database and Dovecot get cleaned up.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+
+    say("classifier: load, latency and throughput in a fresh process")
+    results.classifier = await asyncio.to_thread(classifier.measure)
+    say(f"  classifier: {results.classifier.pipe_per_s:.0f} msg/s with nlp.pipe")
 
     dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     if "postgres" in dbs and (problem := await postgres_problem()):

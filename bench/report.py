@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import classifier
 from bench.bare import BareResult
 from bench.ingest import IngestResult
 from bench.latency import LatencyResult
@@ -34,6 +35,7 @@ class Results:
     bare: BareResult | None = None
     ingest: list[IngestResult] = field(default_factory=list)
     latency: LatencyResult | None = None
+    classifier: classifier.ClassifierResult | None = None
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -157,6 +159,8 @@ def table(results: Results) -> str:
             f"| p50 {lat.p50_s:.3f} s, **p95 {lat.p95_s:.3f} s**, max {lat.max_s:.3f} s "
             f"| p95 <= {P95_MAX_S:.0f} s | {status[f'latency_{lat.db}']} |"
         )
+    if results.classifier is not None:
+        rows += classifier.rows(results.classifier)
     extra = [
         f"- {_DB_NAMES[r.db]}: migrations {r.migrate_s:.2f} s, serve() to connected "
         f"{r.connect_s:.2f} s, process CPU {r.cpu_s:.2f} s during the "

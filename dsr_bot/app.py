@@ -16,7 +16,7 @@ from dsr_bot.channels.mail_out import MaildirTransport, SmtpTransport
 from dsr_bot.channels.mime import DEFAULT_LIMITS
 from dsr_bot.channels.smtp_intake import SmtpIntake
 from dsr_bot.config import Settings, parse_server_url
-from dsr_bot.nlp.classifier import Classifier, Unclassified
+from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services.outbox import OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
@@ -93,6 +93,39 @@ def _describe_transport(settings: Settings) -> str:
 
 
 @contextlib.asynccontextmanager
+async def classifier_for(settings: Settings) -> AsyncIterator[Classifier]:
+    """The trained model (in worker processes, or in this one with workers = 0), or triage for
+    everything when switched off; it says which at start."""
+    options = settings.classifier
+    if not options.enabled:
+        log.info("classifier off: every new case goes to staff triage")
+        yield Unclassified()
+        return
+    if options.workers == 0:
+        classifier = await asyncio.to_thread(
+            SpacyClassifier.load,
+            options.model_path,
+            threshold=options.threshold,
+            confident_at=options.confident_at,
+        )
+        log.info("classifier %s loaded", classifier.name)
+        yield classifier
+        return
+    pool = ClassifierPool(
+        options.model_path,
+        threshold=options.threshold,
+        confident_at=options.confident_at,
+        workers=options.workers,
+    )
+    await pool.start()
+    log.info("classifier %s loaded in %d worker process(es)", pool.name, options.workers)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
 async def build_bot(
     settings: Settings,
     *,
@@ -101,6 +134,7 @@ async def build_bot(
     imap_initial_backoff: float = 1.0,
 ) -> AsyncIterator[Bot]:
     engine = create_engine(settings.database.url.get_secret_value())
+    stack = contextlib.AsyncExitStack()
     try:
         before, after = await migrate.upgrade(engine)
         if before != after:
@@ -111,10 +145,12 @@ async def build_bot(
             transport=transport or make_transport(settings),
             settings=settings.mail,
         )
+        if classifier is None:
+            classifier = await stack.enter_async_context(classifier_for(settings))
         pipeline = Pipeline(
             sessions=sessions,
             settings=settings,
-            classifier=classifier or Unclassified(),
+            classifier=classifier,
             replies=Replies(),
             on_outbox=sender.notify,
         )
@@ -141,7 +177,10 @@ async def build_bot(
         ]
         yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers)
     finally:
-        await engine.dispose()
+        try:
+            await stack.aclose()
+        finally:
+            await engine.dispose()
 
 
 async def run(settings: Settings) -> None:

@@ -13,11 +13,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot import __version__
+from dsr_bot import __version__, cli_deadlines, cli_nlp
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.domain.deadlines import compute_deadlines
 from dsr_bot.errors import DsrBotError, StoreError
 from dsr_bot.logs import setup_logging
+from dsr_bot.nlp.entities import extract_entities
 from dsr_bot.store import migrate, queries
 from dsr_bot.store.engine import create_engine
 from dsr_bot.store.tables import CaseRow
@@ -112,6 +113,9 @@ def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
         "reference": case.reference,
         "state": case.state,
         "kinds": case.kinds or ["unclassified"],
+        "scores": case.scores or {},
+        "confidence": case.confidence,
+        "classified_by": case.classified_by,
         "channel": case.channel,
         "language": case.language,
         "received_at": case.received_at.isoformat(),
@@ -165,6 +169,12 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
                 "subject": m.subject,
                 "attachments": m.attachments,
                 "defects": m.defects,
+                # Found on display, not stored: no second copy of personal data to erase.
+                "found": [
+                    {"kind": e.kind, "field": e.field, "value": e.value or e.text}
+                    for e in extract_entities(m.body)
+                    if e.kind != "bsn"  # stored text is masked; never show one anyway
+                ],
             }
             for m in detail.messages
         ],
@@ -187,6 +197,13 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"{data['reference']}  [{data['state']}]  {', '.join(data['kinds'])}")
+    if data["scores"]:
+        top = sorted(data["scores"].items(), key=lambda kv: -kv[1])[:4]
+        click.echo(
+            "Labels:    "
+            + ", ".join(f"{label} {score:.2f}" for label, score in top)
+            + f" (confidence {data['confidence']:.2f}, {data['classified_by']})"
+        )
     name = f"{data['requester_name']} " if data["requester_name"] else ""
     click.echo(f"From:      {name}<{data['requester']}>")
     click.echo(f"Subject:   {data['subject']}")
@@ -199,6 +216,9 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
     for m in data["messages"]:
         extra = f", {len(m['attachments'])} attachment(s)" if m["attachments"] else ""
         click.echo(f"  #{m['id']} {m['received_at']}  {m['subject']}{extra}")
+        for e in m["found"]:
+            field = f" -> {e['field']}" if e["field"] else ""
+            click.echo(f"      {e['kind']}{field}: {e['value']}")
     click.echo("\nEvents:")
     for e in data["events"]:
         click.echo(f"  {e['at']}  {e['actor']:<10} {e['kind']}  {json.dumps(e['detail'])}")
@@ -254,6 +274,12 @@ def messages_list(ctx: click.Context, routes: tuple[str, ...], as_json: bool, li
         click.echo(
             f"#{m['id']:<6} {m['received_at'][:19]}  {m['route']:<14} {m['subject'][:60]}{reason}"
         )
+
+
+cli.add_command(cli_nlp.train)
+cli.add_command(cli_nlp.classify)
+cli.add_command(cli_nlp.eval_)
+cli.add_command(cli_deadlines.deadline)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dsr_bot.errors import ConfigError
+from dsr_bot.nlp.classifier import MODEL_DIR
 
 DEFAULT_CONFIG_PATH = Path("dsr-bot.toml")
 
@@ -122,6 +123,47 @@ class DeadlineSettings(_Section):
         return tuple(date.fromisoformat(d) for d in self.extra_holidays)
 
 
+class StaffSettings(_Section):
+    # Reminders, escalations and the daily digest go here until staff accounts exist (issue 6).
+    privacy_officer: str = "privacy@academiewerkendleren.nl"
+    reminder_offsets: tuple[int, ...] = (7, 3, 1)
+    sweep_minutes: float = Field(15.0, gt=0)
+    digest_time: str = Field("08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    @field_validator("privacy_officer")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if "@" not in v or any(c.isspace() for c in v):
+            raise ValueError(f"not an e-mail address: {v!r}")
+        return v.strip().lower()
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(n < 1 or n > 30 for n in v):
+            raise ValueError("working days between 1 and 30, at least one")
+        return tuple(sorted(set(v), reverse=True))
+
+
+class RetentionSettings(_Section):
+    closed_case_days: int = Field(730, ge=1)  # two years after closing, then purged
+    purge_time: str = Field("03:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class ClassifierSettings(_Section):
+    enabled: bool = True
+    model_path: Path = MODEL_DIR
+    threshold: float = Field(0.5, gt=0, lt=1)
+    confident_at: float = Field(0.7, ge=0, le=1)
+    workers: int = Field(1, ge=0, le=16)
+
+    @field_validator("model_path")
+    @classmethod
+    def _from_checkout(cls, v: Path) -> Path:
+        # Relative to the checkout that holds nlp_models/, wherever dsr-bot is started from.
+        return v if v.is_absolute() else MODEL_DIR.parents[1] / v
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -135,6 +177,9 @@ class Settings(_Section):
         default_factory=lambda: {"default": ProfileSettings()}
     )
     deadlines: DeadlineSettings = DeadlineSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+    staff: StaffSettings = StaffSettings()
+    retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("mailboxes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import mailbox
 import os
 import subprocess
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.app import Bot, build_bot
 from dsr_bot.config import Settings
+from dsr_bot.nlp.classifier import SpacyClassifier
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
 from tests.servers.dovecot import DovecotServer
@@ -112,9 +114,17 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
+@functools.cache
+def trained_classifier(path: Path) -> SpacyClassifier:
+    """The committed model, loaded once per test run (loading takes about a second)."""
+    return SpacyClassifier.load(path)
+
+
 @asynccontextmanager
 async def running_bot(settings: Settings, **kwargs: Any) -> AsyncIterator[Bot]:
     """The whole bot, as `dsr-bot run` starts it, in this test's event loop."""
+    if "classifier" not in kwargs and settings.classifier.enabled:
+        kwargs["classifier"] = trained_classifier(settings.classifier.model_path)
     async with build_bot(settings, imap_initial_backoff=0.2, **kwargs) as bot:
         serving = asyncio.create_task(bot.serve())
         try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from signal import Signals
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +36,18 @@ class BotProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as in a terminal or under systemd
         )
         log.close()
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
+
+    def signal_group(self, sig: Signals) -> None:
+        """As Ctrl-C in a terminal: the bot and its classifier worker both get the signal."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
 
     def wait(self, timeout: float = 30) -> int:
         assert self.proc is not None

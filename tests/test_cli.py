@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from dsr_bot.channels.mime import parse_mail
 from dsr_bot.cli import cli
 from dsr_bot.domain.inbound import Channel, Quarantined
-from dsr_bot.nlp.classifier import Unclassified
+from dsr_bot.nlp.classifier import MODEL_DIR
 from dsr_bot.replies import Replies
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
-from tests.conftest import make_settings, request_mail
+from tests.conftest import make_settings, request_mail, trained_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -62,11 +62,12 @@ def _populate(tmp_path: Path) -> None:
         pipeline = Pipeline(
             sessions=async_sessionmaker(engine, expire_on_commit=False),
             settings=make_settings(url, tmp_path),
-            classifier=Unclassified(),
+            classifier=trained_classifier(MODEL_DIR),
             replies=Replies(),
             clock=lambda: RECEIVED,
         )
-        raw = request_mail(subject="Inzage graag").as_bytes()
+        body = "Ik wil graag inzage in mijn gegevens. U kunt mij bellen op 06-12345678."
+        raw = request_mail(subject="Inzage graag", body=body).as_bytes()
         await pipeline.ingest(
             [
                 parse_mail(raw, source="info", external_id="1:1", received_at=RECEIVED),
@@ -91,10 +92,14 @@ def test_cases_list_and_show(tmp_path: Path) -> None:
     config = str(_config(tmp_path))
     listing = CliRunner().invoke(cli, ["--config", config, "cases", "list", "--json"])
     [case] = json.loads(listing.output)
+    scores = case.pop("scores")
+    assert scores["access"] > 0.7 and len(scores) == 8
+    assert case.pop("confidence") > 0.7
+    assert case.pop("classified_by").startswith("dsr_bot_requests-")
     assert case == {
         "reference": "AVG-2026-0001",
-        "state": "triage",
-        "kinds": ["unclassified"],
+        "state": "open",
+        "kinds": ["access"],
         "channel": "email",
         "language": "nl",
         "received_at": "2026-11-25T09:00:00+00:00",
@@ -107,6 +112,8 @@ def test_cases_list_and_show(tmp_path: Path) -> None:
     assert shown.exit_code == 0
     assert "Inzage graag" in shown.output
     assert "acknowledgement_queued" in shown.output
+    assert "Labels:    access 0." in shown.output
+    assert "phone: +31612345678" in shown.output
     detail = json.loads(
         CliRunner()
         .invoke(cli, ["--config", config, "cases", "show", "AVG-2026-0001", "--json"])

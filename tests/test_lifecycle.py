@@ -26,8 +26,14 @@ def _wait_listening(port: int, bot: BotProcess, within: float = 20) -> None:
     raise AssertionError(f"not listening on {port}: {bot.log()}")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_run_takes_mail_and_stops_cleanly_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+    ids=["SIGTERM", "SIGINT", "Ctrl-C to the process group"],
+)
+def test_run_takes_mail_and_stops_cleanly_on_a_signal(
+    tmp_path: Path, sig: signal.Signals, group: bool
+) -> None:
     port = free_port()
     bot = BotProcess(tmp_path, f"[smtp_intake]\nport = {port}\n")
     bot.start()
@@ -36,7 +42,10 @@ def test_run_takes_mail_and_stops_cleanly_on_a_signal(tmp_path: Path, sig: signa
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
             smtp.send_message(request_mail())
         bot.wait_for("outbox WHERE status = 'sent'", 1, timeout=5)
-        bot.signal(sig)
+        if group:
+            bot.signal_group(sig)
+        else:
+            bot.signal(sig)
         assert bot.wait(timeout=30) == 0
     finally:
         bot.stop()

@@ -199,10 +199,16 @@ class ImapWatcher:
                     if self._stopping.is_set():
                         return  # what is not stored yet is read again at the next start
                     items = self._fetch(client, part, sizes, uidvalidity)
+                    # The model classifies this batch while the one before it is stored.
+                    ahead = self._submit(self._pipeline.classify_ahead(items))
                     if storing is not None:
                         self._stored(client, *storing)
                     cursor = MailboxCursor(self.box.name, uidvalidity, part[-1])
-                    storing = (self._submit(self._pipeline.ingest(items, cursor)), part, len(items))
+                    storing = (
+                        self._submit(self._pipeline.ingest(items, cursor, ahead)),
+                        part,
+                        len(items),
+                    )
         finally:
             if storing is not None:
                 self._stored(client, *storing)

@@ -36,9 +36,9 @@ def can_transition(current: CaseState, target: CaseState) -> bool:
     return target in TRANSITIONS[current]
 
 
-def initial_state(kinds: frozenset[RequestKind]) -> CaseState:
-    """An unclassified message goes to staff triage; a classified one is open work."""
-    return CaseState.OPEN if kinds else CaseState.TRIAGE
+def initial_state(kinds: frozenset[RequestKind], *, confident: bool) -> CaseState:
+    """Staff triage unless the classifier is sure of its labels; then it is open work."""
+    return CaseState.OPEN if kinds and confident else CaseState.TRIAGE
 
 
 class EventKind(enum.StrEnum):
@@ -52,6 +52,17 @@ class EventKind(enum.StrEnum):
     MESSAGE_SENT = "message_sent"
     DELIVERY_FAILED = "delivery_failed"
     STATE_CHANGED = "state_changed"
+    REMINDER_SENT = "reminder_sent"
+    ESCALATED = "escalated"
+    CLOCK_PAUSED = "clock_paused"
+    CLOCK_RESUMED = "clock_resumed"
+    ASSIGNED = "assigned"
+    DRAFTED = "drafted"
+    DRAFT_APPROVED = "draft_approved"
+    DRAFT_DISCARDED = "draft_discarded"
+    EXTENDED = "extended"
+    CLOSED = "closed"
+    ERASURE_RECORDED = "erasure_recorded"
 
 
 @dataclass(frozen=True, slots=True)

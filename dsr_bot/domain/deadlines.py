@@ -73,3 +73,11 @@ def compute_deadlines(
         legal=due(add_months(received_on, 1)),
         legal_extended=due(add_months(received_on, 3)),
     )
+
+
+def extension_available(deadlines: Deadlines, notice_on: date) -> bool:
+    """Art. 12(3): the two extra months exist only if the person was told within month one.
+
+    Our reading: "within the first month" ends with the (rolled, paused) one-month deadline.
+    """
+    return notice_on <= deadlines.legal

@@ -9,11 +9,13 @@ take), the batch is written again one message at a time and the offender is quar
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,14 +27,13 @@ from dsr_bot.config import Settings
 from dsr_bot.domain import workflow
 from dsr_bot.domain.bsn import mask_bsns
 from dsr_bot.domain.cases import EventKind, Reference, find_references, initial_state
-from dsr_bot.domain.deadlines import compute_deadlines, receipt_date
+from dsr_bot.domain.deadlines import Deadlines, compute_deadlines, receipt_date
 from dsr_bot.domain.hygiene import automatic_reason
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
-from dsr_bot.nlp.classifier import Classifier
-from dsr_bot.nlp.language import guess_language
+from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
 from dsr_bot.store import queries
 from dsr_bot.store.tables import Base, CaseEventRow, CaseRow, MessageRow, OutboxRow
@@ -137,16 +138,30 @@ class Pipeline:
         self._extra_holidays = settings.deadlines.holiday_dates
         self._domain = settings.mail.from_address.split("@", 1)[1]
 
+    async def classify_ahead(self, items: Sequence[Item]) -> list[Classification | None]:
+        """Classify a batch before its turn to be stored, so that the model (in its worker
+        process) works while the batch before it is written. Pass the result to `ingest`."""
+        messages = [i for i in items if isinstance(i, InboundMessage)]
+        answers = iter(await self._classifier.classify([(m.subject, m.text) for m in messages]))
+        return [next(answers) if isinstance(i, InboundMessage) else None for i in items]
+
     async def ingest(
-        self, items: Sequence[Item], cursor: MailboxCursor | None = None
+        self,
+        items: Sequence[Item],
+        cursor: MailboxCursor | None = None,
+        ahead: Future[list[Classification | None]] | None = None,
     ) -> list[Outcome]:
-        """Store a batch; raises StoreError when the database fails (the caller retries)."""
+        """Store a batch; raises StoreError when the database fails (the caller retries).
+
+        `ahead`: the batch's `classify_ahead` result, running or done; when it failed, the
+        batch is classified again here.
+        """
         now = self._clock()
         try:
             async with self._sessions.begin() as session:
                 try:
                     async with session.begin_nested():
-                        outcomes = await self._ingest(session, items, now)
+                        outcomes = await self._ingest(session, items, now, ahead=ahead)
                 except DBAPIError as exc:
                     if not queries.refused_value(exc):
                         raise
@@ -179,7 +194,11 @@ class Pipeline:
                 return (await self._ingest(session, [quarantined], now))[0]
 
     async def _ingest(
-        self, session: AsyncSession, items: Sequence[Item], now: datetime
+        self,
+        session: AsyncSession,
+        items: Sequence[Item],
+        now: datetime,
+        ahead: Future[list[Classification | None]] | None = None,
     ) -> list[Outcome]:
         fresh = await self._fresh(session, items)
         plans: dict[int, _Plan] = {}
@@ -198,7 +217,7 @@ class Pipeline:
                     item.channel, item.source, item.external_id, item.received_at, reason
                 )
                 plans[i] = _Plan(item=bare, route=Route.QUARANTINED, reason=reason)
-        await self._plan_routes(session, masked, plans)
+        await self._plan_routes(session, masked, plans, await _result(ahead, len(items)))
         await self._assign_references(session, plans, now)
         await self._plan_acknowledgements(session, plans, masked, now)
         await self._write(session, plans, masked, now)
@@ -236,7 +255,11 @@ class Pipeline:
         return fresh
 
     async def _plan_routes(
-        self, session: AsyncSession, masked: dict[int, InboundMessage], plans: dict[int, _Plan]
+        self,
+        session: AsyncSession,
+        masked: dict[int, InboundMessage],
+        plans: dict[int, _Plan],
+        ahead: list[Classification | None] | None,
     ) -> None:
         by_ref = await queries.cases_by_references(
             session, {str(r) for m in masked.values() for r in find_references(m.subject)}
@@ -249,6 +272,14 @@ class Pipeline:
                 plans[i] = self._route(msg, by_ref, by_id)
             except Exception as exc:
                 plans[i] = _Plan(item=msg, route=Route.QUARANTINED, reason=_internal(msg, exc))
+        new = [i for i in masked if plans[i].new_case is not None]
+        known = [ahead[i] for i in new] if ahead is not None else []
+        if ahead is not None and all(c is not None for c in known):
+            classifications = [c for c in known if c is not None]
+        else:
+            classifications = await self._classify([masked[i] for i in new])
+        for i, classification in zip(new, classifications, strict=True):
+            self._label(plans[i], classification)
 
     def _route(
         self, msg: InboundMessage, by_ref: dict[str, CaseRow], by_id: dict[str, CaseRow]
@@ -270,8 +301,7 @@ class Pipeline:
         if route is Route.IGNORED:
             return _Plan(item=msg, route=route, reason=automatic)
         profile = self._settings.profile_for(msg.source)
-        classification = self._classifier.classify(msg.subject, msg.text)
-        kinds = sorted(k.value for k in classification.kinds)
+        due = self._deadlines(msg)
         new_case: Row = {
             "id": None,  # ids and references are assigned for the whole batch at once
             "reference": None,
@@ -280,26 +310,79 @@ class Pipeline:
             "source": msg.source,
             "requester": msg.sender,
             "requester_name": msg.sender_name,
-            "language": guess_language(f"{msg.subject}\n{msg.text}", profile.default_language),
-            "kinds": kinds,
-            "state": initial_state(classification.kinds).value,
+            "language": language_of(msg.subject, msg.text, profile.default_language),
+            "kinds": [],
+            "scores": None,
+            "confidence": None,
+            "classified_by": None,
+            "state": initial_state(frozenset(), confident=False).value,
             "subject": msg.subject,
             "received_at": msg.received_at,
+            "promise_due": due.promise,
+            "legal_due": due.legal,
+            "extended_due": due.legal_extended,
+            "extension_sent_at": None,
+            "paused_days": 0,
+            "paused_since": None,
+            "assignee": None,
+            "decision": None,
+            "closed_at": None,
         }
         plan = _Plan(item=msg, route=route, new_case=new_case)
         plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))
+        return plan
+
+    def _deadlines(self, msg: InboundMessage) -> Deadlines:
+        return compute_deadlines(
+            msg.received_at,
+            promise_weeks=self._settings.profile_for(msg.source).promise_weeks,
+            extra_holidays=self._extra_holidays,
+        )
+
+    async def _classify(self, messages: list[InboundMessage]) -> list[Classification]:
+        """All at once; when that fails, one by one, and a message that still fails is left
+        unclassified for staff triage: a classifier fault never loses or blocks a request."""
+        if not messages:
+            return []
+        try:
+            return await self._classifier.classify([(m.subject, m.text) for m in messages])
+        except Exception as exc:
+            log.warning(
+                "classifier failed on a batch (%s); retrying one by one", type(exc).__name__
+            )
+        out = []
+        for msg in messages:
+            try:
+                out.extend(await self._classifier.classify([(msg.subject, msg.text)]))
+            except Exception as exc:
+                _log_internal(msg, exc)
+                out.append(Classification(kinds=frozenset(), model="failed"))
+        return out
+
+    @staticmethod
+    def _label(plan: _Plan, classification: Classification) -> None:
+        case = plan.new_case
+        assert case is not None
+        case["kinds"] = classification.labels
+        case["scores"] = classification.scores or None
+        case["confidence"] = classification.confidence
+        case["classified_by"] = classification.model
+        case["state"] = initial_state(
+            classification.kinds, confident=classification.confident
+        ).value
         plan.events.append(
             (
                 EventKind.CLASSIFIED,
                 {
-                    "kinds": kinds,
+                    "kinds": classification.labels,
+                    "scores": classification.scores,
                     "confidence": classification.confidence,
+                    "confident": classification.confident,
                     "model": classification.model,
                 },
                 "system",
             )
         )
-        return plan
 
     async def _assign_references(
         self, session: AsyncSession, plans: dict[int, _Plan], now: datetime
@@ -357,11 +440,7 @@ class Pipeline:
         case = plan.new_case
         assert case is not None
         profile = self._settings.profile_for(msg.source)
-        due = compute_deadlines(
-            msg.received_at,
-            promise_weeks=profile.promise_weeks,
-            extra_holidays=self._extra_holidays,
-        )
+        due = self._deadlines(msg)
         rendered = self._replies.render(
             ACK,
             case["language"],
@@ -462,6 +541,20 @@ class Pipeline:
         elif plan.reference is not None:
             verb = "opened case" if plan.new_case is not None else "added to case"
             log.info("%s %s from message %s", verb, plan.reference, row["id"])
+
+
+async def _result(
+    ahead: Future[list[Classification | None]] | None, count: int
+) -> list[Classification | None] | None:
+    """The classifications made ahead, or None when there are none or they failed."""
+    if ahead is None:
+        return None
+    try:
+        answers = await asyncio.wrap_future(ahead)
+    except Exception as exc:
+        log.warning("classifying ahead failed (%s); classifying again", type(exc).__name__)
+        return None
+    return answers if len(answers) == count else None
 
 
 def _sqlstate(exc: DBAPIError) -> str:

@@ -278,3 +278,8 @@ async def list_messages(
     if routes:
         query = query.where(or_(*(MessageRow.route == r for r in routes)))
     return list(await session.scalars(query))
+
+
+async def case_counts_by_state(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(CaseRow.state, func.count()).group_by(CaseRow.state))
+    return {str(state): int(count) for state, count in rows}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,6 +73,21 @@ class CaseRow(Base):
     requester_name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(2))
     kinds: Mapped[list[Any]] = mapped_column(JSON)
+    # The classifier's answer: a score per label, how sure it was, and which model gave it.
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    classified_by: Mapped[str | None] = mapped_column(String(80))
+    # The clock (issue 4): due dates as computed at receipt, moved by pauses; the legal deadline
+    # in force is extended_due once an extension notice went out (extension_sent_at).
+    promise_due: Mapped[date | None] = mapped_column(Date)
+    legal_due: Mapped[date | None] = mapped_column(Date)
+    extended_due: Mapped[date | None] = mapped_column(Date)
+    extension_sent_at: Mapped[datetime | None]
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused_since: Mapped[date | None] = mapped_column(Date)
+    assignee: Mapped[str | None] = mapped_column(String(320), index=True)
+    decision: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(20), index=True)
     subject: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
@@ -168,3 +185,55 @@ class ReferenceCounterRow(Base):
 
     key: Mapped[str] = mapped_column(String(20), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class NoticeRow(Base):
+    """A reminder, escalation or digest that was sent: its key makes each one happen once."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class DraftRow(Base):
+    """A substantive message to the person, waiting for staff approval before it is sent."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft, approved, discarded
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None]
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ErasureLedgerRow(Base):
+    """A completed erasure: a keyed hash of each identifier, never the identifier itself."""
+
+    __tablename__ = "erasure_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # email, phone
+    reference: Mapped[str] = mapped_column(String(32))
+    erased_at: Mapped[datetime]
+
+
+class PurgeGrantRow(Base):
+    """Present only inside the retention purge's transaction: it may delete purged events."""
+
+    __tablename__ = "purge_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)

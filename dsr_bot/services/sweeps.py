@@ -1,0 +1,279 @@
+"""The deadline sweep: reminders, escalations and the daily digest, each recorded once.
+
+What is due is derived from the database on every run (domain/reminders.py decides, the notices
+table remembers), so a restart neither repeats nor loses a notice, and a bot that was down sends
+what it missed. With several processes on one PostgreSQL, a transaction-level advisory lock lets
+one sweep at a time; the unique notice keys would stop a duplicate even without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dsr_bot.config import Settings
+from dsr_bot.domain.cases import EventKind
+from dsr_bot.domain.deadlines import AMSTERDAM
+from dsr_bot.domain.outgoing import new_message_id
+from dsr_bot.domain.reminders import CaseClock, Notice, NoticeKind, due_notices
+from dsr_bot.replies import Replies
+from dsr_bot.store import queries
+from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+SWEEP_LOCK = 0x64737262  # "dsrb": the advisory lock key shared by every dsr-bot process
+HORIZON_DAYS = 45  # a case further than this from a deadline cannot be due for a notice
+_ESCALATIONS = (NoticeKind.PROMISE_OVERDUE, NoticeKind.LEGAL_OVERDUE, NoticeKind.EXTENSION_PROMPT)
+
+
+def utcnow() -> datetime:
+    return datetime.now(AMSTERDAM)
+
+
+@dataclass
+class SweepResult:
+    ran: bool = True  # False: another process holds the sweep lock
+    cases: int = 0  # open cases near a deadline that were looked at
+    sent: list[str] = field(default_factory=list)  # notice keys queued this run
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        replies: Replies,
+        on_outbox: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._replies = replies
+        self._on_outbox = on_outbox
+        self._clock = clock
+        self._domain = settings.mail.from_address.split("@", 1)[1]
+
+    async def sweep(self) -> SweepResult:
+        now = self._clock()
+        today = now.astimezone(AMSTERDAM).date()
+        async with self._sessions.begin() as session:
+            if not await _sweep_lock(session):
+                log.info("deadline sweep skipped: another process is sweeping")
+                return SweepResult(ran=False)
+            cases = await _cases_near_deadline(session, today + timedelta(days=HORIZON_DAYS))
+            offsets = self._settings.staff.reminder_offsets
+            extra = self._settings.deadlines.holiday_dates
+            notices = [
+                (case, notice)
+                for case in cases
+                for notice in due_notices(
+                    _clock_of(case), today, offsets=offsets, extra_holidays=extra
+                )
+            ]
+            known = await _known_keys(session, [n.key for _, n in notices])
+            result = SweepResult(cases=len(cases))
+            for case, notice in notices:
+                if notice.key not in known:
+                    await self._send(session, case, notice, now)
+                    known.add(notice.key)
+                    result.sent.append(notice.key)
+            if await self._digest(session, now, today, cases, notices, known):
+                result.sent.append(f"digest:{today.isoformat()}")
+        if result.sent:
+            log.info("deadline sweep: %d notice(s) queued", len(result.sent))
+            self._on_outbox()
+        return result
+
+    async def _send(
+        self, session: AsyncSession, case: CaseRow, notice: Notice, now: datetime
+    ) -> None:
+        escalation = notice.kind in _ESCALATIONS
+        context: dict[str, Any] = {
+            "reference": case.reference,
+            "kinds": list(case.kinds),
+            "kind": notice.kind.value,
+            "deadline": notice.deadline,
+            "working_days_left": notice.working_days_left,
+        }
+        if escalation:
+            context["extension_possible"] = case.extension_sent_at is None and (
+                notice.kind is NoticeKind.EXTENSION_PROMPT
+            )
+            context["extended_due"] = case.extended_due
+        template = "staff_escalation" if escalation else "staff_reminder"
+        rendered = self._replies.render(template, "nl", **context)
+        recipients = _recipients(case.assignee, self._settings.staff.privacy_officer)
+        await self._queue(session, case.id, case.reference, template, recipients, rendered, now)
+        await queries.insert_rows(
+            session,
+            NoticeRow,
+            [{"key": notice.key, "case_id": case.id, "kind": notice.kind.value, "created_at": now}],
+        )
+        event = EventKind.ESCALATED if escalation else EventKind.REMINDER_SENT
+        await queries.insert_rows(
+            session,
+            CaseEventRow,
+            [
+                {
+                    "case_id": case.id,
+                    "at": now,
+                    "actor": "system",
+                    "kind": event.value,
+                    "detail": {
+                        "notice": notice.kind.value,
+                        "deadline": notice.deadline.isoformat(),
+                        "working_days_left": notice.working_days_left,
+                        "to": recipients,
+                    },
+                }
+            ],
+        )
+
+    async def _digest(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        today: date,
+        cases: Sequence[CaseRow],
+        notices: Sequence[tuple[CaseRow, Notice]],
+        known: set[str],
+    ) -> bool:
+        """Once a day, from the digest time on (a bot that starts later still sends it)."""
+        key = f"digest:{today.isoformat()}"
+        hour, minute = map(int, self._settings.staff.digest_time.split(":"))
+        if now.astimezone(AMSTERDAM).time() < time(hour, minute) or key in known:
+            return False
+        if await _known_keys(session, [key]):
+            return False
+        counts = await queries.case_counts_by_state(session)
+        rows: list[dict[str, Any]] = []
+        for case, notice in notices:
+            if notice.kind in (NoticeKind.PROMISE_NEAR, NoticeKind.LEGAL_NEAR) or (
+                notice.kind in (NoticeKind.PROMISE_OVERDUE, NoticeKind.LEGAL_OVERDUE)
+            ):
+                rows.append(
+                    {
+                        "reference": case.reference,
+                        "kinds": list(case.kinds),
+                        "deadline": notice.deadline,
+                        "which": "belofte"
+                        if notice.kind in (NoticeKind.PROMISE_NEAR, NoticeKind.PROMISE_OVERDUE)
+                        else "wettelijk",
+                        "working_days_left": notice.working_days_left,
+                    }
+                )
+        rows.sort(key=lambda r: (r["deadline"], r["reference"]))
+        soon = [r for r in rows if int(r["working_days_left"]) >= 0]
+        late = [r for r in rows if int(r["working_days_left"]) < 0]
+        rendered = self._replies.render(
+            "staff_digest",
+            "nl",
+            today=today,
+            open_count=counts.get("open", 0) + counts.get("triage", 0),
+            triage_count=counts.get("triage", 0),
+            due_soon=soon,
+            overdue=late,
+        )
+        officer = [self._settings.staff.privacy_officer]
+        await self._queue(session, None, "digest", "staff_digest", officer, rendered, now)
+        await queries.insert_rows(
+            session, NoticeRow, [{"key": key, "case_id": None, "kind": "digest", "created_at": now}]
+        )
+        known.add(key)
+        return True
+
+    async def _queue(
+        self,
+        session: AsyncSession,
+        case_id: int | None,
+        reference: str,
+        kind: str,
+        recipients: Sequence[str],
+        rendered: Any,
+        now: datetime,
+    ) -> None:
+        rows = [
+            {
+                "id": None,
+                "case_id": case_id,
+                "kind": kind,
+                "channel": "email",
+                "source": "staff",
+                "recipient": recipient,
+                "sender": self._settings.mail.from_address,
+                "sender_name": "dsr-bot",
+                "subject": rendered.subject,
+                "body": rendered.body,
+                "language": "nl",
+                "message_id": new_message_id(reference, self._domain),
+                "in_reply_to": None,
+                "references": [],
+                "auto_submitted": "auto-generated",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+            }
+            for recipient in recipients
+        ]
+        ids = await queries.allocate_ids(session, OutboxRow, len(rows))
+        for row, pk in zip(rows, ids, strict=True):
+            row["id"] = pk
+        await queries.insert_rows(session, OutboxRow, rows)
+
+
+def _recipients(assignee: str | None, officer: str) -> list[str]:
+    return [assignee, officer] if assignee and assignee != officer else [officer]
+
+
+def _clock_of(case: CaseRow) -> CaseClock:
+    assert case.promise_due is not None and case.legal_due is not None
+    extended = case.extension_sent_at is not None and case.extended_due is not None
+    return CaseClock(
+        reference=case.reference,
+        promise_due=case.promise_due,
+        legal_due=case.extended_due if extended and case.extended_due else case.legal_due,
+        extended=extended,
+        paused=case.paused_since is not None,
+    )
+
+
+async def _sweep_lock(session: AsyncSession) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: one writer at a time anyway (BEGIN IMMEDIATE)
+    got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK})
+    return bool(got)
+
+
+async def _cases_near_deadline(session: AsyncSession, horizon: date) -> list[CaseRow]:
+    rows = await session.scalars(
+        select(CaseRow)
+        .where(
+            CaseRow.state != "closed",
+            CaseRow.promise_due.is_not(None),
+            (CaseRow.promise_due <= horizon)
+            | (CaseRow.legal_due <= horizon)
+            | (CaseRow.extended_due <= horizon),
+        )
+        .order_by(CaseRow.id)
+    )
+    return list(rows)
+
+
+async def _known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        found |= set(await session.scalars(select(NoticeRow.key).where(NoticeRow.key.in_(chunk))))
+    return found

@@ -1,0 +1,125 @@
+"""The deadline sweep driven through time with an injected clock, across restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dsr_bot.channels.mime import parse_mail
+from dsr_bot.domain.deadlines import AMSTERDAM
+from dsr_bot.nlp.classifier import Unclassified
+from dsr_bot.replies import Replies
+from dsr_bot.services.pipeline import Pipeline
+from dsr_bot.services.sweeps import Sweeper
+from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
+from tests.conftest import make_settings, request_mail
+
+# Received Wed 4 Nov 2026: promise Wed 2 Dec, legal deadline Fri 4 Dec 2026.
+RECEIVED = datetime(2026, 11, 4, 10, 0, tzinfo=AMSTERDAM)
+
+
+async def _open_case(sessions: async_sessionmaker[AsyncSession], settings: object) -> None:
+    pipeline = Pipeline(
+        sessions=sessions,
+        settings=settings,  # type: ignore[arg-type]
+        classifier=Unclassified(),
+        replies=Replies(),
+        clock=lambda: RECEIVED.astimezone(UTC),
+    )
+    raw = request_mail().as_bytes()
+    await pipeline.ingest([parse_mail(raw, source="info", external_id="1:1", received_at=RECEIVED)])
+
+
+async def _sweep_at(
+    sessions: async_sessionmaker[AsyncSession], settings: object, moment: datetime
+) -> list[str]:
+    # A new Sweeper each time: as after a restart, it knows only what the database knows.
+    sweeper = Sweeper(
+        sessions=sessions,
+        settings=settings,  # type: ignore[arg-type]
+        replies=Replies(),
+        clock=lambda: moment,
+    )
+    return (await sweeper.sweep()).sent
+
+
+async def test_reminders_and_escalations_come_on_the_right_days_once_each(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url, tmp_path, staff={"privacy_officer": "po@example.nl", "digest_time": "08:00"}
+    )
+    await _open_case(sessions, settings)
+    sent_on: dict[str, date] = {}
+    day = date(2026, 11, 5)
+    while day <= date(2026, 12, 10):
+        for hour in (7, 9, 15):  # several sweeps a day, before and after the digest time
+            moment = datetime(day.year, day.month, day.day, hour, tzinfo=AMSTERDAM)
+            for key in await _sweep_at(sessions, settings, moment):
+                assert key not in sent_on, f"{key} sent twice"
+                sent_on[key] = day
+        day += timedelta(days=1)
+
+    notices = {k: v for k, v in sent_on.items() if not k.startswith("digest:")}
+    assert notices == {
+        "promise_near:AVG-2026-0001:2026-12-02:7": date(2026, 11, 23),
+        "legal_near:AVG-2026-0001:2026-12-04:7": date(2026, 11, 25),
+        "promise_near:AVG-2026-0001:2026-12-02:3": date(2026, 11, 27),
+        "extension_prompt:AVG-2026-0001:2026-12-04:0": date(2026, 11, 27),
+        "legal_near:AVG-2026-0001:2026-12-04:3": date(2026, 12, 1),
+        "promise_near:AVG-2026-0001:2026-12-02:1": date(2026, 12, 1),
+        "promise_overdue:AVG-2026-0001:2026-12-02:0": date(2026, 12, 3),
+        "legal_near:AVG-2026-0001:2026-12-04:1": date(2026, 12, 3),
+        "legal_overdue:AVG-2026-0001:2026-12-04:0": date(
+            2026, 12, 5
+        ),  # the day after, weekend or not
+    }
+    digests = sorted(v for k, v in sent_on.items() if k.startswith("digest:"))
+    assert digests == sorted({d for d in digests}) and len(digests) == 36  # one a day
+
+    async with sessions() as session:
+        mail = list(await session.scalars(select(OutboxRow).where(OutboxRow.source == "staff")))
+        events = list(await session.scalars(select(CaseEventRow.kind)))
+        recorded = list(await session.scalars(select(NoticeRow.key)))
+    assert len(recorded) == len(sent_on)
+    assert {m.recipient for m in mail} == {"po@example.nl"}
+    escalation = next(m for m in mail if m.kind == "staff_escalation")
+    assert "AVG-2026-0001" in escalation.subject
+    assert all(m.auto_submitted == "auto-generated" for m in mail)
+    assert events.count("reminder_sent") == 6 and events.count("escalated") == 3
+
+
+async def test_reminders_go_to_the_assignee_as_well(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, staff={"privacy_officer": "po@example.nl"})
+    await _open_case(sessions, settings)
+    async with sessions.begin() as session:
+        case = await session.scalar(select(CaseRow))
+        assert case is not None
+        case.assignee = "staff@example.nl"
+    await _sweep_at(sessions, settings, datetime(2026, 11, 23, 7, tzinfo=AMSTERDAM))
+    async with sessions() as session:
+        mail = list(await session.scalars(select(OutboxRow).where(OutboxRow.source == "staff")))
+    assert sorted(m.recipient for m in mail) == ["po@example.nl", "staff@example.nl"]
+
+
+async def test_a_paused_or_closed_case_gets_no_reminders(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    await _open_case(sessions, settings)
+    async with sessions.begin() as session:
+        case = await session.scalar(select(CaseRow))
+        assert case is not None
+        case.paused_since = date(2026, 11, 20)
+    assert await _sweep_at(sessions, settings, datetime(2026, 11, 23, 7, tzinfo=AMSTERDAM)) == []
+    async with sessions.begin() as session:
+        case = await session.scalar(select(CaseRow))
+        assert case is not None
+        case.paused_since = None
+        case.state = "closed"
+    assert await _sweep_at(sessions, settings, datetime(2026, 12, 7, 7, tzinfo=AMSTERDAM)) == []
