@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,8 +19,11 @@ from dsr_bot.channels.smtp_intake import SmtpIntake
 from dsr_bot.config import Settings, parse_server_url
 from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
+from dsr_bot.services import retention
 from dsr_bot.services.outbox import OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
+from dsr_bot.services.scheduler import build_scheduler
+from dsr_bot.services.sweeps import Sweeper
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
 
@@ -46,7 +50,15 @@ class Bot:
     sender: OutboxSender
     intake: SmtpIntake | None
     watchers: list[ImapWatcher] = field(default_factory=list)
+    sweeper: Sweeper | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def purge(self) -> None:
+        await retention.purge(
+            self.sessions,
+            now=datetime.now(UTC),
+            keep_days=self.settings.retention.closed_case_days,
+        )
 
     async def serve(self) -> None:
         """Run until `stop` is set, then stop intake first and let in-flight work finish."""
@@ -59,6 +71,12 @@ class Bot:
             ]
             sender_stop = asyncio.Event()
             sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
+            scheduler = None
+            if self.sweeper is not None:
+                scheduler = build_scheduler(
+                    self.settings, sweep=self.sweeper.sweep, purge=self.purge
+                )
+                scheduler.start()
             log.info(
                 "dsr-bot running: %s IMAP mailbox(es), SMTP intake %s, outgoing mail to %s",
                 len(self.watchers),
@@ -69,6 +87,8 @@ class Bot:
             await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
             self.stop.set()
             log.info("stopping: no new mail is taken; finishing what is in hand")
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             await stack.aclose()  # SMTP intake stops listening
             done, pending = (
                 await asyncio.wait(tasks, timeout=GRACE_SECONDS) if tasks else (set(), set())
@@ -147,11 +167,12 @@ async def build_bot(
         )
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))
+        replies = Replies()
         pipeline = Pipeline(
             sessions=sessions,
             settings=settings,
             classifier=classifier,
-            replies=Replies(),
+            replies=replies,
             on_outbox=sender.notify,
         )
         limits = DEFAULT_LIMITS
@@ -175,7 +196,10 @@ async def build_bot(
             )
             for box in settings.imap_mailboxes
         ]
-        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers)
+        sweeper = Sweeper(
+            sessions=sessions, settings=settings, replies=replies, on_outbox=sender.notify
+        )
+        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers, sweeper)
     finally:
         try:
             await stack.aclose()

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot import __version__, cli_deadlines, cli_nlp
+from dsr_bot import __version__, cli_casework, cli_deadlines, cli_nlp
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.domain.deadlines import compute_deadlines
 from dsr_bot.errors import DsrBotError, StoreError
@@ -280,6 +280,17 @@ cli.add_command(cli_nlp.train)
 cli.add_command(cli_nlp.classify)
 cli.add_command(cli_nlp.eval_)
 cli.add_command(cli_deadlines.deadline)
+for _command in (
+    cli_casework.assign,
+    cli_casework.pause,
+    cli_casework.resume,
+    cli_casework.extend,
+    cli_casework.refuse,
+    cli_casework.close,
+):
+    cases.add_command(_command)
+cli.add_command(cli_casework.drafts)
+cli.add_command(cli_casework.purge)
 
 
 def main() -> None:

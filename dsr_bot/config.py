@@ -129,6 +129,7 @@ class StaffSettings(_Section):
     reminder_offsets: tuple[int, ...] = (7, 3, 1)
     sweep_minutes: float = Field(15.0, gt=0)
     digest_time: str = Field("08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    daily_digest: bool = True
 
     @field_validator("privacy_officer")
     @classmethod

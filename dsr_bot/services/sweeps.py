@@ -147,6 +147,8 @@ class Sweeper:
         known: set[str],
     ) -> bool:
         """Once a day, from the digest time on (a bot that starts later still sends it)."""
+        if not self._settings.staff.daily_digest:
+            return False
         key = f"digest:{today.isoformat()}"
         hour, minute = map(int, self._settings.staff.digest_time.split(":"))
         if now.astimezone(AMSTERDAM).time() < time(hour, minute) or key in known:

@@ -50,7 +50,9 @@ async def test_reminders_and_escalations_come_on_the_right_days_once_each(
     sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        database_url, tmp_path, staff={"privacy_officer": "po@example.nl", "digest_time": "08:00"}
+        database_url,
+        tmp_path,
+        staff={"privacy_officer": "po@example.nl", "digest_time": "08:00", "daily_digest": True},
     )
     await _open_case(sessions, settings)
     sent_on: dict[str, date] = {}

@@ -1,0 +1,306 @@
+"""What staff do to a case: assign, pause the clock, draft notices, approve drafts, close.
+
+Every action is one transaction that also appends to the case's event log, with the staff
+member as actor. Substantive messages to the person are drafts until someone approves them, and
+nobody approves their own draft (four eyes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dsr_bot.config import Settings
+from dsr_bot.domain.cases import EventKind
+from dsr_bot.domain.deadlines import AMSTERDAM, compute_deadlines, extension_available
+from dsr_bot.domain.outgoing import new_message_id
+from dsr_bot.errors import CaseNotFound, DsrBotError
+from dsr_bot.replies import Replies
+from dsr_bot.store import queries
+from dsr_bot.store.tables import CaseEventRow, CaseRow, DraftRow, OutboxRow
+
+DECISIONS = ("answered", "erased", "refused", "withdrawn", "identity_not_verified", "not_privacy")
+
+
+class CaseworkError(DsrBotError):
+    """A staff action that cannot be done in the case's present state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    who: str  # the staff member's e-mail address
+
+    def __post_init__(self) -> None:
+        if "@" not in self.who:
+            raise CaseworkError(f"--by must be a staff e-mail address, not {self.who!r}")
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(AMSTERDAM).date()
+
+
+async def _case(session: AsyncSession, reference: str) -> CaseRow:
+    case = await queries.case_by_reference(session, reference.strip().upper())
+    if case is None:
+        raise CaseNotFound(reference)
+    return case
+
+
+async def _log(
+    session: AsyncSession,
+    case: CaseRow,
+    now: datetime,
+    kind: EventKind,
+    actor: str,
+    **detail: object,
+) -> None:
+    session.add(CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail))
+    case.updated_at = now
+
+
+def recompute_due(case: CaseRow, settings: Settings) -> None:
+    """The case's due dates from its receipt and the days its clock stood still."""
+    due = compute_deadlines(
+        case.received_at,
+        promise_weeks=settings.profiles[case.profile].promise_weeks,
+        paused_days=case.paused_days,
+        extra_holidays=settings.deadlines.holiday_dates,
+    )
+    case.promise_due, case.legal_due, case.extended_due = due.promise, due.legal, due.legal_extended
+
+
+async def assign(
+    session: AsyncSession, reference: str, assignee: str, actor: Actor, now: datetime
+) -> CaseRow:
+    if "@" not in assignee:
+        raise CaseworkError(f"not an e-mail address: {assignee!r}")
+    case = await _case(session, reference)
+    case.assignee = assignee.strip().lower()
+    await _log(session, case, now, EventKind.ASSIGNED, actor.who, assignee=case.assignee)
+    return case
+
+
+async def pause(
+    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
+) -> CaseRow:
+    """Stop the clock while the person is asked for identifying information (legal.md 1)."""
+    case = await _case(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed")
+    if case.paused_since is not None:
+        raise CaseworkError(f"{case.reference} is paused already")
+    case.paused_since = _today(now)
+    await _log(session, case, now, EventKind.CLOCK_PAUSED, actor.who, since=str(case.paused_since))
+    return case
+
+
+async def resume(
+    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
+) -> CaseRow:
+    case = await _case(session, reference)
+    if case.paused_since is None:
+        raise CaseworkError(f"{case.reference} is not paused")
+    days = max(0, (_today(now) - case.paused_since).days)
+    case.paused_days += days
+    case.paused_since = None
+    recompute_due(case, settings)
+    await _log(
+        session,
+        case,
+        now,
+        EventKind.CLOCK_RESUMED,
+        actor.who,
+        paused_days=days,
+        promise_due=str(case.promise_due),
+        legal_due=str(case.legal_due),
+    )
+    return case
+
+
+async def draft_notice(
+    session: AsyncSession,
+    reference: str,
+    kind: str,
+    reasons: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    replies: Replies,
+) -> DraftRow:
+    """An extension notice (Art. 12(3)) or an Art. 12(4) notice, for someone else to approve."""
+    if kind not in ("extension_notice", "refusal_notice"):
+        raise CaseworkError(f"unknown notice {kind!r}")
+    if not reasons.strip():
+        raise CaseworkError("give the reasons (--reason): the person reads them")
+    case = await _case(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed")
+    context: dict[str, object] = {}
+    if kind == "extension_notice":
+        if case.extension_sent_at is not None:
+            raise CaseworkError(f"{case.reference} has been extended already")
+        recompute_due(case, settings)
+        due = compute_deadlines(
+            case.received_at,
+            promise_weeks=settings.profiles[case.profile].promise_weeks,
+            paused_days=case.paused_days,
+            extra_holidays=settings.deadlines.holiday_dates,
+        )
+        if not extension_available(due, _today(now)):
+            raise CaseworkError(
+                f"{case.reference}: the first month ended on {due.legal}; an extension can only "
+                "be announced within it. Answer now, or send an Art. 12(4) notice."
+            )
+        context["new_due"] = due.legal_extended
+    draft = await _render_draft(
+        session, case, kind, reasons, context, actor.who, now, settings, replies
+    )
+    await _log(session, case, now, EventKind.DRAFTED, actor.who, draft=draft.id, notice=kind)
+    return draft
+
+
+async def _render_draft(
+    session: AsyncSession,
+    case: CaseRow,
+    kind: str,
+    reasons: str,
+    context: dict[str, object],
+    created_by: str,
+    now: datetime,
+    settings: Settings,
+    replies: Replies,
+) -> DraftRow:
+    profile = settings.profiles[case.profile]
+    rendered = replies.render(
+        kind,
+        case.language,
+        name=case.requester_name,
+        reference=case.reference,
+        received_on=case.received_at.astimezone(AMSTERDAM).date(),
+        reasons=reasons.strip(),
+        organisation=profile.organisation,
+        parent_organisation=profile.parent_organisation,
+        email=profile.email,
+        website=profile.website,
+        **context,
+    )
+    draft = DraftRow(
+        case_id=case.id,
+        kind=kind,
+        language=case.language,
+        subject=rendered.subject,
+        body=rendered.body,
+        detail={k: str(v) for k, v in context.items()} | {"reasons": reasons.strip()},
+        status="draft",
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+async def list_drafts(session: AsyncSession, status: str | None = "draft") -> list[DraftRow]:
+    query = select(DraftRow).order_by(DraftRow.id)
+    if status:
+        query = query.where(DraftRow.status == status)
+    return list(await session.scalars(query))
+
+
+async def _draft(session: AsyncSession, draft_id: int) -> DraftRow:
+    draft = await session.get(DraftRow, draft_id)
+    if draft is None:
+        raise CaseworkError(f"no draft {draft_id}")
+    if draft.status != "draft":
+        raise CaseworkError(f"draft {draft_id} was {draft.status} already")
+    return draft
+
+
+async def approve(
+    session: AsyncSession, draft_id: int, actor: Actor, now: datetime, settings: Settings
+) -> DraftRow:
+    """Send a draft: it goes to the outbox, on the channel the request came in on."""
+    draft = await _draft(session, draft_id)
+    if draft.created_by == actor.who:
+        raise CaseworkError("four eyes: someone other than its writer approves a draft")
+    case = await session.get(CaseRow, draft.case_id)
+    assert case is not None
+    if case.channel != "email" or "@" not in case.requester:
+        raise CaseworkError(f"{case.reference}: no e-mail address to send to")
+    outbox_id = (await queries.allocate_ids(session, OutboxRow, 1))[0]
+    profile = settings.profiles[case.profile]
+    await queries.insert_rows(
+        session,
+        OutboxRow,
+        [
+            {
+                "id": outbox_id,
+                "case_id": case.id,
+                "kind": draft.kind,
+                "channel": case.channel,
+                "source": case.source,
+                "recipient": case.requester,
+                "sender": settings.mail.from_address,
+                "sender_name": profile.organisation,
+                "subject": draft.subject,
+                "body": draft.body,
+                "language": draft.language,
+                "message_id": new_message_id(
+                    case.reference, settings.mail.from_address.split("@")[1]
+                ),
+                "in_reply_to": None,
+                "references": [],
+                "auto_submitted": None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+            }
+        ],
+    )
+    draft.status, draft.decided_by, draft.decided_at = "approved", actor.who, now
+    draft.outbox_id = outbox_id
+    await _log(
+        session, case, now, EventKind.DRAFT_APPROVED, actor.who, draft=draft.id, notice=draft.kind
+    )
+    if draft.kind == "extension_notice":
+        case.extension_sent_at = now
+        await _log(
+            session, case, now, EventKind.EXTENDED, actor.who, new_due=str(case.extended_due)
+        )
+    elif draft.kind == "refusal_notice":
+        await _close(session, case, "refused", actor.who, now)
+    return draft
+
+
+async def discard(session: AsyncSession, draft_id: int, actor: Actor, now: datetime) -> DraftRow:
+    draft = await _draft(session, draft_id)
+    case = await session.get(CaseRow, draft.case_id)
+    assert case is not None
+    draft.status, draft.decided_by, draft.decided_at = "discarded", actor.who, now
+    await _log(session, case, now, EventKind.DRAFT_DISCARDED, actor.who, draft=draft.id)
+    return draft
+
+
+async def close(
+    session: AsyncSession, reference: str, decision: str, actor: Actor, now: datetime
+) -> CaseRow:
+    if decision not in DECISIONS:
+        raise CaseworkError(f"decision must be one of {', '.join(DECISIONS)}")
+    case = await _case(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed already")
+    await _close(session, case, decision, actor.who, now)
+    return case
+
+
+async def _close(
+    session: AsyncSession, case: CaseRow, decision: str, who: str, now: datetime
+) -> None:
+    case.state, case.decision, case.closed_at, case.paused_since = "closed", decision, now, None
+    await _log(session, case, now, EventKind.CLOSED, who, decision=decision)
