@@ -48,7 +48,7 @@ def at(day: int, month: int = 11) -> datetime:
 
 async def _case(sessions: async_sessionmaker[AsyncSession]) -> CaseRow:
     async with sessions() as session:
-        case = await session.scalar(select(CaseRow))
+        case: CaseRow | None = await session.scalar(select(CaseRow))
         assert case is not None
         return case
 
