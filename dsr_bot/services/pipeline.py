@@ -36,7 +36,7 @@ from dsr_bot.errors import StoreError
 from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
 from dsr_bot.store import queries
-from dsr_bot.store.tables import Base, CaseEventRow, CaseRow, MessageRow, OutboxRow
+from dsr_bot.store.tables import Base, CaseEventRow, CaseRow, DraftRow, MessageRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +332,44 @@ class Pipeline:
         plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))
         return plan
 
+    def _complaint_drafts(self, cases: list[Row], now: datetime) -> list[Row]:
+        """A complaint about data handling gets its own acknowledgement (internal handling, then
+        the AP route), drafted for staff to approve."""
+        drafts = []
+        for case in cases:
+            if "complaint" not in case["kinds"]:
+                continue
+            profile = self._settings.profiles[case["profile"]]
+            rendered = self._replies.render(
+                "complaint_acknowledgement",
+                case["language"],
+                name=case["requester_name"],
+                reference=case["reference"],
+                received_on=receipt_date(case["received_at"]),
+                promise_on=case["promise_due"],
+                organisation=profile.organisation,
+                parent_organisation=profile.parent_organisation,
+                email=profile.email,
+                website=profile.website,
+            )
+            drafts.append(
+                {
+                    "case_id": case["id"],
+                    "kind": "complaint_acknowledgement",
+                    "language": case["language"],
+                    "subject": rendered.subject,
+                    "body": rendered.body,
+                    "detail": {},
+                    "status": "draft",
+                    "created_by": "dsr-bot",
+                    "created_at": now,
+                    "decided_by": None,
+                    "decided_at": None,
+                    "outbox_id": None,
+                }
+            )
+        return drafts
+
     def _deadlines(self, msg: InboundMessage) -> Deadlines:
         return compute_deadlines(
             msg.received_at,
@@ -496,6 +534,7 @@ class Pipeline:
         ordered = [plans[i] for i in sorted(plans)]
         new_cases = [p.new_case for p in ordered if p.new_case is not None]
         await _insert_with_ids(session, CaseRow, new_cases)
+        await queries.insert_rows(session, DraftRow, self._complaint_drafts(new_cases, now))
         for plan in ordered:
             if plan.ack is not None:
                 plan.ack["case_id"] = plan.case_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.channels.mime import parse_mail
 from dsr_bot.config import Settings
+from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM
-from dsr_bot.nlp.classifier import Unclassified
+from dsr_bot.nlp.classifier import Classification, Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services import casework
 from dsr_bot.services.casework import Actor, CaseworkError
@@ -139,3 +141,41 @@ async def test_closing_needs_a_known_decision_and_happens_once(
     with pytest.raises(CaseworkError, match="closed already"):
         async with sessions.begin() as s:
             await casework.close(s, REF, "answered", ANNE, at(21))
+
+
+class Complaints:
+    async def classify(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
+        return [
+            Classification(
+                kinds=frozenset({RequestKind.COMPLAINT}),
+                confidence=0.9,
+                model="test",
+                scores={"complaint": 0.9},
+                confident=True,
+            )
+            for _ in messages
+        ]
+
+
+async def test_a_complaint_gets_an_acknowledgement_drafted_for_approval(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    pipeline = Pipeline(
+        sessions=sessions,
+        settings=settings,
+        classifier=Complaints(),
+        replies=Replies(),
+        clock=lambda: RECEIVED.astimezone(UTC),
+    )
+    raw = request_mail(body="Mijn gegevens zijn naar de hele klas gestuurd!").as_bytes()
+    await pipeline.ingest([parse_mail(raw, source="info", external_id="1:1", received_at=RECEIVED)])
+    async with sessions() as s:
+        [draft] = await casework.list_drafts(s)
+    assert draft.kind == "complaint_acknowledgement"
+    assert "Autoriteit Persoonsgegevens" in draft.body and "2 december 2026" in draft.body
+    async with sessions.begin() as s:
+        await casework.approve(s, draft.id, BOB, at(5), settings)
+    async with sessions() as s:
+        kinds = list(await s.scalars(select(OutboxRow.kind)))
+    assert "complaint_acknowledgement" in kinds
