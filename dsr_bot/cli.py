@@ -13,7 +13,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot import __version__, cli_casework, cli_deadlines, cli_nlp
+from dsr_bot import __version__, cli_accountability, cli_casework, cli_deadlines, cli_nlp
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.domain.deadlines import compute_deadlines
 from dsr_bot.errors import DsrBotError, StoreError
@@ -291,6 +291,8 @@ for _command in (
     cases.add_command(_command)
 cli.add_command(cli_casework.drafts)
 cli.add_command(cli_casework.purge)
+cli.add_command(cli_accountability.erasures)
+cli.add_command(cli_accountability.register_)
 
 
 def main() -> None:

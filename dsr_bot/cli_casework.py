@@ -13,10 +13,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dsr_bot.cli_accountability import secret_file
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.errors import StoreError
 from dsr_bot.replies import Replies
 from dsr_bot.services import casework, retention
+from dsr_bot.services.accountability import ledger_key
 from dsr_bot.services.casework import Actor
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
@@ -133,10 +135,12 @@ refuse = _draft_command(
 @BY
 @click.pass_context
 def close(ctx: click.Context, reference: str, decision: str, by: str) -> None:
-    """Close a case with its decision."""
-    actor = Actor(by)
+    """Close a case with its decision ("erased" also records it in the erasure ledger)."""
+    settings, actor = _settings(ctx), Actor(by)
+    key = ledger_key(secret_file(settings)) if decision == "erased" else None
     case = _in_transaction(
-        _settings(ctx), lambda s: casework.close(s, reference, decision, actor, _now())
+        settings,
+        lambda s: casework.close(s, reference, decision, actor, _now(), ledger_key=key),
     )
     click.echo(f"{case.reference} closed: {case.decision}")
 

@@ -18,9 +18,11 @@ from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.deadlines import AMSTERDAM, compute_deadlines, extension_available
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound, DsrBotError
+from dsr_bot.nlp.entities import extract_entities
 from dsr_bot.replies import Replies
+from dsr_bot.services import accountability
 from dsr_bot.store import queries
-from dsr_bot.store.tables import CaseEventRow, CaseRow, DraftRow, OutboxRow
+from dsr_bot.store.tables import CaseEventRow, CaseRow, DraftRow, MessageRow, OutboxRow
 
 DECISIONS = ("answered", "erased", "refused", "withdrawn", "identity_not_verified", "not_privacy")
 
@@ -288,13 +290,42 @@ async def discard(session: AsyncSession, draft_id: int, actor: Actor, now: datet
 
 
 async def close(
-    session: AsyncSession, reference: str, decision: str, actor: Actor, now: datetime
+    session: AsyncSession,
+    reference: str,
+    decision: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    ledger_key: bytes | None = None,
 ) -> CaseRow:
+    """Close with a decision. "erased" also records the erasure in the ledger (keyed hashes of
+    the person's e-mail address and the phone numbers in their messages) and scrubs the bot's
+    own copies, so a restored backup can be erased again."""
     if decision not in DECISIONS:
         raise CaseworkError(f"decision must be one of {', '.join(DECISIONS)}")
     case = await _case(session, reference)
     if case.state == "closed":
         raise CaseworkError(f"{case.reference} is closed already")
+    if decision == "erased":
+        if ledger_key is None:
+            raise CaseworkError("closing as erased needs the erasure ledger key")
+        bodies = await session.scalars(select(MessageRow.body).where(MessageRow.case_id == case.id))
+        phones = sorted(
+            {
+                e.value
+                for body in bodies
+                for e in extract_entities(body)
+                if e.kind == "phone" and e.value
+            }
+        )
+        await accountability.record_erasure(
+            session,
+            ledger_key,
+            case=case,
+            identifiers={"email": [case.requester], "phone": phones},
+            now=now,
+            actor=actor.who,
+        )
     await _close(session, case, decision, actor.who, now)
     return case
 

@@ -19,7 +19,7 @@ from dsr_bot.replies import Replies
 from dsr_bot.services import casework
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.services.pipeline import Pipeline
-from dsr_bot.store.tables import CaseEventRow, CaseRow, OutboxRow
+from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow, OutboxRow
 from tests.conftest import make_settings, request_mail
 
 RECEIVED = datetime(2026, 11, 4, 10, 0, tzinfo=AMSTERDAM)  # promise 2 Dec, legal 4 Dec 2026
@@ -179,3 +179,19 @@ async def test_a_complaint_gets_an_acknowledgement_drafted_for_approval(
     async with sessions() as s:
         kinds = list(await s.scalars(select(OutboxRow.kind)))
     assert "complaint_acknowledgement" in kinds
+
+
+async def test_closing_as_erased_records_hashes_and_scrubs_the_bots_own_copies(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    async with sessions.begin() as s:
+        await casework.close(s, REF, "erased", ANNE, at(20), ledger_key=b"k" * 32)
+    case = await _case(sessions)
+    assert (case.state, case.decision, case.reference) == ("closed", "erased", REF)
+    assert case.requester.startswith("erased:") and "jan@example.nl" not in case.requester
+    async with sessions() as s:
+        ledger = list(await s.scalars(select(ErasureLedgerRow)))
+        bodies = list(await s.scalars(select(MessageRow.body)))
+    assert [row.kind for row in ledger] == ["email"]
+    assert all("jan@example.nl" not in row.digest for row in ledger)
+    assert bodies == ["[gewist]"]

@@ -1,0 +1,166 @@
+"""Accountability commands: `dsr-bot erasures` (the erasure ledger) and `dsr-bot register`."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dsr_bot.config import Settings, load_settings
+from dsr_bot.errors import DsrBotError, StoreError
+from dsr_bot.logs import setup_logging
+from dsr_bot.services import accountability
+from dsr_bot.store import migrate
+from dsr_bot.store.engine import create_engine
+
+T = TypeVar("T")
+
+
+def secret_file(settings: Settings) -> Path:
+    """Where the erasure ledger key lives: next to the SQLite database, else under ./var."""
+    url = make_url(settings.database.url.get_secret_value())
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        return Path(database).parent / "secret.key"
+    return Path("var") / "secret.key"
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = load_settings(ctx.obj)
+    setup_logging(settings.logging.level)
+    return settings
+
+
+def _in_transaction(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate, then run `fn` in one transaction, committed when it returns."""
+
+    async def go() -> T:
+        engine = create_engine(settings.database.url.get_secret_value())
+        try:
+            await migrate.upgrade(engine)
+            async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
+                return await fn(session)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot use the database ({type(exc).__name__})") from None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _write_csv(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def _write_table(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
+    widths = [max([len(c), *(len(r[c]) for r in rows)]) for c in columns]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in rows:
+        click.echo(
+            "  ".join(row[c].ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+        )
+
+
+@click.group()
+def erasures() -> None:
+    """The erasure ledger: a keyed hash of every erased e-mail address and phone number."""
+
+
+@erasures.command("replay")
+@click.pass_context
+def erasures_replay(ctx: click.Context) -> None:
+    """Erase again what a restored backup brought back.
+
+    Run this after every restore of the database: each case and message of a person in the
+    erasure ledger is scrubbed again. Running it twice does no harm.
+    """
+    settings = _settings(ctx)
+    path = secret_file(settings)
+    key_missing = accountability.SECRET_ENV not in os.environ and not path.exists()
+
+    async def go(session: AsyncSession) -> accountability.ReplayReport:
+        if key_missing and await accountability.ledger_size(session):
+            # A new key would match nothing, and the replay would wrongly report all clear.
+            raise DsrBotError(
+                f"the erasure ledger key {path} is missing: restore it from its own backup "
+                f"(or set {accountability.SECRET_ENV}) before replaying erasures"
+            )
+        return await accountability.replay(session, accountability.ledger_key(path))
+
+    report = _in_transaction(settings, go)
+    click.echo(f"Erasure ledger: {report.ledger} erased identifier(s).")
+    if report.cases or report.messages:
+        click.echo(
+            f"Erased again: {report.cases} case(s) and {report.messages} message(s) "
+            "of people who had been erased before."
+        )
+    else:
+        click.echo("Nothing to erase again: no erased person's data was found.")
+
+
+@erasures.command("export")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV with a header row to stdout.")
+@click.pass_context
+def erasures_export(ctx: click.Context, as_csv: bool) -> None:
+    """List the erasure ledger: digest, kind, case reference and when the erasure was done.
+
+    The digests cannot be turned back into addresses; they only show that an erasure happened.
+    """
+    settings = _settings(ctx)
+    rows = _in_transaction(settings, accountability.export_ledger)
+    columns = ("digest", "kind", "reference", "erased_at")
+    if as_csv:
+        _write_csv(columns, rows)
+    elif not rows:
+        click.echo("The erasure ledger is empty: no erasures have been recorded.")
+    else:
+        _write_table(columns, rows)
+        click.echo(f"{len(rows)} erased identifier(s).")
+
+
+@click.group("register")
+def register_() -> None:
+    """The register of requests: every case, its deadlines, its decision, on time or not."""
+
+
+@register_.command("export")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV with a header row to stdout.")
+@click.pass_context
+def register_export(ctx: click.Context, as_csv: bool) -> None:
+    """List every request with its deadlines, decision and whether it was answered on time.
+
+    Dates are calendar dates in Europe/Amsterdam. legal_due_in_force is the extended deadline
+    when an extension notice was sent, else the one-month deadline. on_time is "yes" or "no" for
+    closed cases and "open" for cases still being handled.
+    """
+    settings = _settings(ctx)
+    now = datetime.now(UTC)
+    rows = _in_transaction(settings, lambda s: accountability.register(s, now=now))
+    if as_csv:
+        _write_csv(accountability.REGISTER_COLUMNS, rows)
+        return
+    if not rows:
+        click.echo("No requests have been received yet.")
+        return
+    _write_table(accountability.REGISTER_COLUMNS, rows)
+    count = {answer: sum(1 for r in rows if r["on_time"] == answer) for answer in ("yes", "no")}
+    still_open = sum(1 for r in rows if r["on_time"] == "open")
+    click.echo(
+        f"{len(rows)} request(s): {count['yes']} answered on time, {count['no']} late, "
+        f"{still_open} still open."
+    )
+    click.echo("Dates are computed by dsr-bot to help account for the work; not legal advice.")
