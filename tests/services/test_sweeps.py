@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.channels.mime import parse_mail
@@ -13,7 +14,7 @@ from dsr_bot.domain.deadlines import AMSTERDAM
 from dsr_bot.nlp.classifier import Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services.pipeline import Pipeline
-from dsr_bot.services.sweeps import Sweeper
+from dsr_bot.services.sweeps import SWEEP_LOCK, Sweeper
 from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
 from tests.conftest import make_settings, request_mail
 
@@ -125,3 +126,19 @@ async def test_a_paused_or_closed_case_gets_no_reminders(
         case.paused_since = None
         case.state = "closed"
     assert await _sweep_at(sessions, settings, datetime(2026, 12, 7, 7, tzinfo=AMSTERDAM)) == []
+
+
+async def test_only_one_process_sweeps_at_a_time_on_postgresql(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time anyway")
+    settings = make_settings(database_url, tmp_path)
+    await _open_case(sessions, settings)
+    moment = datetime(2026, 11, 23, 9, tzinfo=AMSTERDAM)
+    sweeper = Sweeper(sessions=sessions, settings=settings, replies=Replies(), clock=lambda: moment)
+    async with sessions.begin() as other:  # another process, in the middle of its sweep
+        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK})
+        blocked = await sweeper.sweep()
+    assert not blocked.ran and blocked.sent == []
+    assert (await sweeper.sweep()).sent  # once the lock is free, the reminder goes out
