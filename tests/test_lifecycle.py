@@ -67,3 +67,38 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         assert bot.wait(timeout=30) == 2
     assert f"dsr-bot: error: cannot listen for SMTP on 127.0.0.1:{port}" in bot.log()
     assert "Traceback" not in bot.log()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found |= {int(child) for child in text}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_bot_leaves_no_classifier_worker_behind(tmp_path: Path) -> None:
+    port = free_port()
+    bot = BotProcess(tmp_path, f"[smtp_intake]\nport = {port}\n")
+    bot.start()
+    try:
+        _wait_listening(port, bot)  # the classifier worker is up before intake opens
+        assert bot.proc is not None
+        children = _children(bot.proc.pid)
+        assert children, "the classifier runs in a worker process"
+        bot.signal(signal.SIGKILL)
+        bot.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in children)
+    finally:
+        bot.stop()

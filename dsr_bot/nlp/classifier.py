@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -120,10 +123,20 @@ def language_of(subject: str, text: str, default: str = "nl") -> str:
 _worker: SpacyClassifier | None = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker must not outlive a bot that was killed (kill -9 leaves no time to stop it)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _load_in_worker(path: Path, threshold: float, confident_at: float) -> None:
     global _worker
     # Ctrl-C reaches the whole process group; the bot stops its workers itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
     _worker = SpacyClassifier.load(path, threshold=threshold, confident_at=confident_at)
 
 
