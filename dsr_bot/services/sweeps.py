@@ -80,21 +80,23 @@ class Sweeper:
             ]
             known = await _known_keys(session, [n.key for _, n in notices])
             result = SweepResult(cases=len(cases))
+            batch = _Batch()
             for case, notice in notices:
                 if notice.key not in known:
-                    await self._send(session, case, notice, now)
+                    self._plan(batch, case, notice, now)
                     known.add(notice.key)
                     result.sent.append(notice.key)
-            if await self._digest(session, now, today, cases, notices, known):
+            if await self._digest(session, batch, now, today, notices, known):
                 result.sent.append(f"digest:{today.isoformat()}")
+            await batch.write(session)
         if result.sent:
             log.info("deadline sweep: %d notice(s) queued", len(result.sent))
             self._on_outbox()
         return result
 
-    async def _send(
-        self, session: AsyncSession, case: CaseRow, notice: Notice, now: datetime
-    ) -> None:
+    def _plan(self, batch: _Batch, case: CaseRow, notice: Notice, now: datetime) -> None:
+        """The mail, the notice record and the log entry for one notice, written in bulk later:
+        after an outage the first sweep may owe thousands."""
         escalation = notice.kind in _ESCALATIONS
         context: dict[str, Any] = {
             "reference": case.reference,
@@ -111,38 +113,32 @@ class Sweeper:
         template = "staff_escalation" if escalation else "staff_reminder"
         rendered = self._replies.render(template, "nl", **context)
         recipients = _recipients(case.assignee, self._settings.staff.privacy_officer)
-        await self._queue(session, case.id, case.reference, template, recipients, rendered, now)
-        await queries.insert_rows(
-            session,
-            NoticeRow,
-            [{"key": notice.key, "case_id": case.id, "kind": notice.kind.value, "created_at": now}],
+        batch.outbox += self._mail(case.id, case.reference, template, recipients, rendered, now)
+        batch.notices.append(
+            {"key": notice.key, "case_id": case.id, "kind": notice.kind.value, "created_at": now}
         )
         event = EventKind.ESCALATED if escalation else EventKind.REMINDER_SENT
-        await queries.insert_rows(
-            session,
-            CaseEventRow,
-            [
-                {
-                    "case_id": case.id,
-                    "at": now,
-                    "actor": "system",
-                    "kind": event.value,
-                    "detail": {
-                        "notice": notice.kind.value,
-                        "deadline": notice.deadline.isoformat(),
-                        "working_days_left": notice.working_days_left,
-                        "to": recipients,
-                    },
-                }
-            ],
+        batch.events.append(
+            {
+                "case_id": case.id,
+                "at": now,
+                "actor": "system",
+                "kind": event.value,
+                "detail": {
+                    "notice": notice.kind.value,
+                    "deadline": notice.deadline.isoformat(),
+                    "working_days_left": notice.working_days_left,
+                    "to": recipients,
+                },
+            }
         )
 
     async def _digest(
         self,
         session: AsyncSession,
+        batch: _Batch,
         now: datetime,
         today: date,
-        cases: Sequence[CaseRow],
         notices: Sequence[tuple[CaseRow, Notice]],
         known: set[str],
     ) -> bool:
@@ -185,24 +181,21 @@ class Sweeper:
             overdue=late,
         )
         officer = [self._settings.staff.privacy_officer]
-        await self._queue(session, None, "digest", "staff_digest", officer, rendered, now)
-        await queries.insert_rows(
-            session, NoticeRow, [{"key": key, "case_id": None, "kind": "digest", "created_at": now}]
-        )
+        batch.outbox += self._mail(None, "digest", "staff_digest", officer, rendered, now)
+        batch.notices.append({"key": key, "case_id": None, "kind": "digest", "created_at": now})
         known.add(key)
         return True
 
-    async def _queue(
+    def _mail(
         self,
-        session: AsyncSession,
         case_id: int | None,
         reference: str,
         kind: str,
         recipients: Sequence[str],
         rendered: Any,
         now: datetime,
-    ) -> None:
-        rows = [
+    ) -> list[dict[str, Any]]:
+        return [
             {
                 "id": None,
                 "case_id": case_id,
@@ -228,10 +221,25 @@ class Sweeper:
             }
             for recipient in recipients
         ]
-        ids = await queries.allocate_ids(session, OutboxRow, len(rows))
-        for row, pk in zip(rows, ids, strict=True):
+
+
+@dataclass
+class _Batch:
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        ids = await queries.allocate_ids(session, OutboxRow, len(self.outbox))
+        for row, pk in zip(self.outbox, ids, strict=True):
             row["id"] = pk
-        await queries.insert_rows(session, OutboxRow, rows)
+        for rows, table in (
+            (self.outbox, OutboxRow),
+            (self.notices, NoticeRow),
+            (self.events, CaseEventRow),
+        ):
+            for start in range(0, len(rows), 1000):
+                await queries.insert_rows(session, table, rows[start : start + 1000])
 
 
 def _recipients(assignee: str | None, officer: str) -> list[str]:
