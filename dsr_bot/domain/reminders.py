@@ -109,3 +109,26 @@ def due_notices(
             left = working_days_between(today, case.legal_due, extra)
             out.append(Notice(case.reference, NoticeKind.EXTENSION_PROMPT, case.legal_due, left))
     return out
+
+
+def next_check(
+    case: CaseClock,
+    today: date,
+    *,
+    offsets: Sequence[int] = DEFAULT_OFFSETS,
+    extra_holidays: Iterable[date] = (),
+) -> date | None:
+    """The first day after `today` on which this case can owe a new notice; None when it never
+    will (paused cases wait for their resume, which asks again). The sweep looks only at cases
+    whose day has come, so a quiet sweep over 100,000 cases reads almost nothing."""
+    if case.paused:
+        return None
+    extra = frozenset(extra_holidays)
+    days = []
+    for deadline in (case.promise_due, case.legal_due):
+        days += [working_days_before(deadline, n, extra) for n in offsets]
+        days.append(deadline + timedelta(days=1))  # the first day it is overdue
+    if not case.extended:
+        days.append(working_days_before(case.legal_due, EXTENSION_PROMPT_DAYS, extra))
+    later = [day for day in days if day > today]
+    return min(later) if later else None

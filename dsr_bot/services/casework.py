@@ -95,6 +95,7 @@ async def pause(
     if case.paused_since is not None:
         raise CaseworkError(f"{case.reference} is paused already")
     case.paused_since = _today(now)
+    case.next_notice_on = None  # the sweep looks again (and finds the clock standing still)
     await _log(session, case, now, EventKind.CLOCK_PAUSED, actor.who, since=str(case.paused_since))
     return case
 
@@ -108,6 +109,7 @@ async def resume(
     days = max(0, (_today(now) - case.paused_since).days)
     case.paused_days += days
     case.paused_since = None
+    case.next_notice_on = None
     recompute_due(case, settings)
     await _log(
         session,
@@ -272,6 +274,7 @@ async def approve(
     )
     if draft.kind == "extension_notice":
         case.extension_sent_at = now
+        case.next_notice_on = None
         await _log(
             session, case, now, EventKind.EXTENDED, actor.who, new_due=str(case.extended_due)
         )

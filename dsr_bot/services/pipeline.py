@@ -327,6 +327,7 @@ class Pipeline:
             "assignee": None,
             "decision": None,
             "closed_at": None,
+            "next_notice_on": None,
         }
         plan = _Plan(item=msg, route=route, new_case=new_case)
         plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))

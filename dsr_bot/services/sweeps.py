@@ -8,28 +8,36 @@ one sweep at a time; the unique notice keys would stop a duplicate even without 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import Settings
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.deadlines import AMSTERDAM
 from dsr_bot.domain.outgoing import new_message_id
-from dsr_bot.domain.reminders import CaseClock, Notice, NoticeKind, due_notices
+from dsr_bot.domain.reminders import (
+    CaseClock,
+    Notice,
+    NoticeKind,
+    due_notices,
+    next_check,
+    working_days_between,
+)
 from dsr_bot.replies import Replies
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
+NEVER = date(9999, 12, 31)  # next_notice_on of a case that owes no more notices until it changes
 SWEEP_LOCK = 0x64737262  # "dsrb": the advisory lock key shared by every dsr-bot process
-HORIZON_DAYS = 45  # a case further than this from a deadline cannot be due for a notice
 _ESCALATIONS = (NoticeKind.PROMISE_OVERDUE, NoticeKind.LEGAL_OVERDUE, NoticeKind.EXTENSION_PROMPT)
 
 
@@ -68,16 +76,11 @@ class Sweeper:
             if not await _sweep_lock(session):
                 log.info("deadline sweep skipped: another process is sweeping")
                 return SweepResult(ran=False)
-            cases = await _cases_near_deadline(session, today + timedelta(days=HORIZON_DAYS))
-            offsets = self._settings.staff.reminder_offsets
-            extra = self._settings.deadlines.holiday_dates
-            notices = [
-                (case, notice)
-                for case in cases
-                for notice in due_notices(
-                    _clock_of(case), today, offsets=offsets, extra_holidays=extra
-                )
-            ]
+            cases = await _cases_to_check(session, today)
+            plan = _Planner(
+                today, self._settings.staff.reminder_offsets, self._settings.deadlines.holiday_dates
+            )
+            notices = [(case, notice) for case in cases for notice in plan.notices(case)]
             known = await _known_keys(session, [n.key for _, n in notices])
             result = SweepResult(cases=len(cases))
             batch = _Batch()
@@ -86,9 +89,12 @@ class Sweeper:
                     self._plan(batch, case, notice, now)
                     known.add(notice.key)
                     result.sent.append(notice.key)
-            if await self._digest(session, batch, now, today, notices, known):
+            if await self._digest(session, batch, now, today, known):
                 result.sent.append(f"digest:{today.isoformat()}")
             await batch.write(session)
+            await _set_next_checks(
+                session, [(case.id, plan.next_check(case) or NEVER) for case in cases]
+            )
         if result.sent:
             log.info("deadline sweep: %d notice(s) queued", len(result.sent))
             self._on_outbox()
@@ -139,7 +145,6 @@ class Sweeper:
         batch: _Batch,
         now: datetime,
         today: date,
-        notices: Sequence[tuple[CaseRow, Notice]],
         known: set[str],
     ) -> bool:
         """Once a day, from the digest time on (a bot that starts later still sends it)."""
@@ -152,22 +157,27 @@ class Sweeper:
         if await _known_keys(session, [key]):
             return False
         counts = await queries.case_counts_by_state(session)
+        offsets = self._settings.staff.reminder_offsets
+        extra = self._settings.deadlines.holiday_dates
+        soon_until = today + timedelta(days=max(offsets) * 2 + 4)  # covers the working days
+        lefts: dict[date, int] = {}
         rows: list[dict[str, Any]] = []
-        for case, notice in notices:
-            if notice.kind in (NoticeKind.PROMISE_NEAR, NoticeKind.LEGAL_NEAR) or (
-                notice.kind in (NoticeKind.PROMISE_OVERDUE, NoticeKind.LEGAL_OVERDUE)
-            ):
-                rows.append(
-                    {
-                        "reference": case.reference,
-                        "kinds": list(case.kinds),
-                        "deadline": notice.deadline,
-                        "which": "belofte"
-                        if notice.kind in (NoticeKind.PROMISE_NEAR, NoticeKind.PROMISE_OVERDUE)
-                        else "wettelijk",
-                        "working_days_left": notice.working_days_left,
-                    }
-                )
+        for case in await _cases_due_by(session, soon_until):
+            clock = _clock_of(case)
+            for which, deadline in (("belofte", clock.promise_due), ("wettelijk", clock.legal_due)):
+                if deadline not in lefts:
+                    lefts[deadline] = working_days_between(today, deadline, extra)
+                left = lefts[deadline]
+                if left <= max(offsets):
+                    rows.append(
+                        {
+                            "reference": case.reference,
+                            "kinds": list(case.kinds),
+                            "deadline": deadline,
+                            "which": which,
+                            "working_days_left": left,
+                        }
+                    )
         rows.sort(key=lambda r: (r["deadline"], r["reference"]))
         soon = [r for r in rows if int(r["working_days_left"]) >= 0]
         late = [r for r in rows if int(r["working_days_left"]) < 0]
@@ -246,6 +256,40 @@ def _recipients(assignee: str | None, officer: str) -> list[str]:
     return [assignee, officer] if assignee and assignee != officer else [officer]
 
 
+class _Planner:
+    """due_notices and next_check per case, computed once per distinct clock: thousands of cases
+    share a receipt date, so a sweep over many does the date arithmetic a few hundred times."""
+
+    def __init__(self, today: date, offsets: Sequence[int], extra: Sequence[date]) -> None:
+        self._today, self._offsets, self._extra = today, offsets, extra
+        self._notices: dict[tuple[object, ...], list[Notice]] = {}
+        self._next: dict[tuple[object, ...], date | None] = {}
+
+    @staticmethod
+    def _key(clock: CaseClock) -> tuple[object, ...]:
+        return (clock.promise_due, clock.legal_due, clock.extended, clock.paused)
+
+    def notices(self, case: CaseRow) -> list[Notice]:
+        clock = _clock_of(case)
+        key = self._key(clock)
+        found = self._notices.get(key)
+        if found is None:
+            anonymous = dataclasses.replace(clock, reference="")
+            found = self._notices[key] = due_notices(
+                anonymous, self._today, offsets=self._offsets, extra_holidays=self._extra
+            )
+        return [dataclasses.replace(n, reference=case.reference) for n in found]
+
+    def next_check(self, case: CaseRow) -> date | None:
+        clock = _clock_of(case)
+        key = self._key(clock)
+        if key not in self._next:
+            self._next[key] = next_check(
+                clock, self._today, offsets=self._offsets, extra_holidays=self._extra
+            )
+        return self._next[key]
+
+
 def _clock_of(case: CaseRow) -> CaseClock:
     assert case.promise_due is not None and case.legal_due is not None
     extended = case.extension_sent_at is not None and case.extended_due is not None
@@ -265,19 +309,47 @@ async def _sweep_lock(session: AsyncSession) -> bool:
     return bool(got)
 
 
-async def _cases_near_deadline(session: AsyncSession, horizon: date) -> list[CaseRow]:
+async def _cases_to_check(session: AsyncSession, today: date) -> list[CaseRow]:
+    """Open cases whose next check day has come (or that were never checked, or changed)."""
     rows = await session.scalars(
         select(CaseRow)
         .where(
             CaseRow.state != "closed",
             CaseRow.promise_due.is_not(None),
-            (CaseRow.promise_due <= horizon)
-            | (CaseRow.legal_due <= horizon)
-            | (CaseRow.extended_due <= horizon),
+            CaseRow.next_notice_on.is_(None) | (CaseRow.next_notice_on <= today),
         )
         .order_by(CaseRow.id)
     )
     return list(rows)
+
+
+async def _cases_due_by(session: AsyncSession, day: date) -> list[CaseRow]:
+    rows = await session.scalars(
+        select(CaseRow)
+        .where(
+            CaseRow.state != "closed",
+            CaseRow.paused_since.is_(None),
+            (CaseRow.promise_due <= day)
+            | (CaseRow.legal_due <= day)
+            | (CaseRow.extension_sent_at.is_not(None) & (CaseRow.extended_due <= day)),
+        )
+        .order_by(CaseRow.id)
+    )
+    return list(rows)
+
+
+async def _set_next_checks(session: AsyncSession, rows: Sequence[tuple[int, date | None]]) -> None:
+    if not rows:
+        return
+    statement = (
+        update(CaseRow.__table__)  # type: ignore[arg-type]
+        .where(CaseRow.__table__.c.id == bindparam("case_id"))
+        .values(next_notice_on=bindparam("next_on"))
+    )
+    connection = await session.connection()
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start : start + 5000]
+        await connection.execute(statement, [{"case_id": i, "next_on": d} for i, d in chunk])
 
 
 async def _known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:

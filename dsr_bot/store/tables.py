@@ -88,6 +88,8 @@ class CaseRow(Base):
     assignee: Mapped[str | None] = mapped_column(String(320), index=True)
     decision: Mapped[str | None] = mapped_column(String(40))
     closed_at: Mapped[datetime | None]
+    # When the deadline sweep looks at this case again; NULL: at the next sweep.
+    next_notice_on: Mapped[date | None] = mapped_column(Date, index=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
     subject: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -10,6 +10,7 @@ from dsr_bot.domain.reminders import (
     CaseClock,
     NoticeKind,
     due_notices,
+    next_check,
     working_days_before,
     working_days_between,
 )
@@ -85,3 +86,27 @@ def test_working_days_skip_weekends_and_holidays() -> None:
 def test_configured_extra_holidays_count() -> None:
     extra = [date(2026, 11, 30)]
     assert working_days_between(date(2026, 11, 27), date(2026, 12, 1), extra) == 1
+
+
+def test_next_check_is_the_next_day_a_notice_can_fall_due() -> None:
+    assert next_check(CASE, date(2026, 11, 5)) == date(2026, 11, 23)  # the 7-day reminder
+    assert next_check(CASE, date(2026, 11, 23)) == date(2026, 11, 25)  # legal, 7 days
+    assert next_check(CASE, date(2026, 12, 3)) == date(2026, 12, 5)  # legal overdue
+    assert next_check(CASE, date(2026, 12, 5)) is None  # nothing more can come
+    paused = CaseClock("AVG-2026-0001", date(2026, 12, 2), date(2026, 12, 4), False, True)
+    assert next_check(paused, date(2026, 11, 5)) is None
+
+
+def test_every_day_with_a_notice_is_a_next_check_day() -> None:
+    # Walking from check day to check day finds every notice that a daily walk finds.
+    daily = set()
+    day = date(2026, 11, 5)
+    while day <= date(2026, 12, 10):
+        daily |= {n.key for n in due_notices(CASE, day)}
+        day += timedelta(days=1)
+    hopped = set()
+    check: date | None = date(2026, 11, 5)
+    while check is not None:
+        hopped |= {n.key for n in due_notices(CASE, check)}
+        check = next_check(CASE, check)
+    assert hopped == daily
