@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import bare, classifier, ingest, latency
+from bench import bare, classifier, ingest, latency, sweep
 from bench.botrun import running
 from bench.corpus import requests
 from bench.databases import database, postgres_problem
@@ -85,6 +85,11 @@ async def _run(
     say("classifier: load, latency and throughput in a fresh process")
     results.classifier = await asyncio.to_thread(classifier.measure)
     say(f"  classifier: {results.classifier.pipe_per_s:.0f} msg/s with nlp.pipe")
+
+    say(f"deadline sweep: {sweep.CASES:,} open cases per database in a fresh process (1-2 min)")
+    results.sweep = await asyncio.to_thread(sweep.measure, args.db)
+    for run in results.sweep.runs:
+        say(f"  sweep, {run.db}: steady state {run.steady_s:.3f} s, first {run.first_s:.1f} s")
 
     dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     if "postgres" in dbs and (problem := await postgres_problem()):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import classifier
+from bench import classifier, sweep
 from bench.bare import BareResult
 from bench.ingest import IngestResult
 from bench.latency import LatencyResult
@@ -36,6 +36,7 @@ class Results:
     ingest: list[IngestResult] = field(default_factory=list)
     latency: LatencyResult | None = None
     classifier: classifier.ClassifierResult | None = None
+    sweep: sweep.SweepBench | None = None
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -161,6 +162,8 @@ def table(results: Results) -> str:
         )
     if results.classifier is not None:
         rows += classifier.rows(results.classifier)
+    if results.sweep is not None:
+        rows += sweep.rows(results.sweep)
     extra = [
         f"- {_DB_NAMES[r.db]}: migrations {r.migrate_s:.2f} s, serve() to connected "
         f"{r.connect_s:.2f} s, process CPU {r.cpu_s:.2f} s during the "
@@ -181,6 +184,8 @@ def table(results: Results) -> str:
             "about new mail (see tests/servers/dovecot.py); the bot's own share is the rest."
         )
     notes = [f"- Note: {n}" for n in results.notes]
+    if results.sweep is not None:
+        notes += [f"- Note: {n}" for n in results.sweep.notes]
     return "\n".join([*rows, "", *extra, *notes, "", facts])
 
 

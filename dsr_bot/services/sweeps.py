@@ -68,6 +68,9 @@ class Sweeper:
         self._on_outbox = on_outbox
         self._clock = clock
         self._domain = settings.mail.from_address.split("@", 1)[1]
+        # The stored check days follow from the settings (offsets, holidays): the first sweep of
+        # a process looks at every open case again, in case those changed.
+        self._recheck_all = True
 
     async def sweep(self) -> SweepResult:
         now = self._clock()
@@ -76,6 +79,13 @@ class Sweeper:
             if not await _sweep_lock(session):
                 log.info("deadline sweep skipped: another process is sweeping")
                 return SweepResult(ran=False)
+            if self._recheck_all:
+                await session.execute(
+                    update(CaseRow)
+                    .where(CaseRow.state != "closed")
+                    .values(next_notice_on=None)
+                    .execution_options(synchronize_session=False)
+                )
             cases = await _cases_to_check(session, today)
             plan = _Planner(
                 today, self._settings.staff.reminder_offsets, self._settings.deadlines.holiday_dates
@@ -95,6 +105,7 @@ class Sweeper:
             await _set_next_checks(
                 session, [(case.id, plan.next_check(case) or NEVER) for case in cases]
             )
+        self._recheck_all = False
         if result.sent:
             log.info("deadline sweep: %d notice(s) queued", len(result.sent))
             self._on_outbox()
