@@ -36,6 +36,7 @@ from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
+DIGEST_LINES = 100  # per list; the digest says how many more there are
 NEVER = date(9999, 12, 31)  # next_notice_on of a case that owes no more notices until it changes
 SWEEP_LOCK = 0x64737262  # "dsrb": the advisory lock key shared by every dsr-bot process
 _ESCALATIONS = (NoticeKind.PROMISE_OVERDUE, NoticeKind.LEGAL_OVERDUE, NoticeKind.EXTENSION_PROMPT)
@@ -198,8 +199,10 @@ class Sweeper:
             today=today,
             open_count=counts.get("open", 0) + counts.get("triage", 0),
             triage_count=counts.get("triage", 0),
-            due_soon=soon,
-            overdue=late,
+            due_soon=soon[:DIGEST_LINES],
+            overdue=late[:DIGEST_LINES],
+            due_soon_total=len(soon),
+            overdue_total=len(late),
         )
         officer = [self._settings.staff.privacy_officer]
         batch.outbox += self._mail(None, "digest", "staff_digest", officer, rendered, now)

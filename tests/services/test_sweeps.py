@@ -142,3 +142,28 @@ async def test_only_one_process_sweeps_at_a_time_on_postgresql(
         blocked = await sweeper.sweep()
     assert not blocked.ran and blocked.sent == []
     assert (await sweeper.sweep()).sent  # once the lock is free, the reminder goes out
+
+
+def test_a_long_digest_lists_the_first_hundred_and_says_how_many_more() -> None:
+    row = {
+        "reference": "AVG-2026-0001",
+        "kinds": ["access"],
+        "deadline": date(2026, 11, 20),
+        "which": "wettelijk",
+        "working_days_left": -3,
+    }
+    rendered = Replies().render(
+        "staff_digest",
+        "nl",
+        today=date(2026, 11, 25),
+        open_count=400,
+        triage_count=0,
+        due_soon=[],
+        overdue=[row] * 100,
+        due_soon_total=0,
+        overdue_total=350,
+    )
+    assert "350 te laat" in rendered.subject
+    assert "Termijn verstreken (350)" in rendered.body
+    assert "en nog 250; de hele lijst: dsr-bot cases list" in rendered.body
+    assert rendered.body.count("AVG-2026-0001") == 100
