@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import Settings
@@ -112,7 +112,7 @@ class Sweeper:
             self._on_outbox()
         return result
 
-    def _plan(self, batch: _Batch, case: CaseRow, notice: Notice, now: datetime) -> None:
+    def _plan(self, batch: _Batch, case: _Case, notice: Notice, now: datetime) -> None:
         """The mail, the notice record and the log entry for one notice, written in bulk later:
         after an outage the first sweep may owe thousands."""
         escalation = notice.kind in _ESCALATIONS
@@ -270,6 +270,39 @@ def _recipients(assignee: str | None, officer: str) -> list[str]:
     return [assignee, officer] if assignee and assignee != officer else [officer]
 
 
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """The columns a sweep needs, without the cost of an ORM object per case."""
+
+    id: int
+    reference: str
+    kinds: list[str]
+    promise_due: date | None
+    legal_due: date | None
+    extended_due: date | None
+    extension_sent_at: datetime | None
+    paused_since: date | None
+    assignee: str | None
+
+
+_CASE_COLUMNS = (
+    CaseRow.id,
+    CaseRow.reference,
+    CaseRow.kinds,
+    CaseRow.promise_due,
+    CaseRow.legal_due,
+    CaseRow.extended_due,
+    CaseRow.extension_sent_at,
+    CaseRow.paused_since,
+    CaseRow.assignee,
+)
+
+
+async def _cases(session: AsyncSession, *where: Any) -> list[_Case]:
+    rows = await session.execute(select(*_CASE_COLUMNS).where(*where).order_by(CaseRow.id))
+    return [_Case(*row) for row in rows]
+
+
 class _Planner:
     """due_notices and next_check per case, computed once per distinct clock: thousands of cases
     share a receipt date, so a sweep over many does the date arithmetic a few hundred times."""
@@ -283,7 +316,7 @@ class _Planner:
     def _key(clock: CaseClock) -> tuple[object, ...]:
         return (clock.promise_due, clock.legal_due, clock.extended, clock.paused)
 
-    def notices(self, case: CaseRow) -> list[Notice]:
+    def notices(self, case: _Case) -> list[Notice]:
         clock = _clock_of(case)
         key = self._key(clock)
         found = self._notices.get(key)
@@ -294,7 +327,7 @@ class _Planner:
             )
         return [dataclasses.replace(n, reference=case.reference) for n in found]
 
-    def next_check(self, case: CaseRow) -> date | None:
+    def next_check(self, case: _Case) -> date | None:
         clock = _clock_of(case)
         key = self._key(clock)
         if key not in self._next:
@@ -304,7 +337,7 @@ class _Planner:
         return self._next[key]
 
 
-def _clock_of(case: CaseRow) -> CaseClock:
+def _clock_of(case: _Case) -> CaseClock:
     assert case.promise_due is not None and case.legal_due is not None
     extended = case.extension_sent_at is not None and case.extended_due is not None
     return CaseClock(
@@ -323,47 +356,40 @@ async def _sweep_lock(session: AsyncSession) -> bool:
     return bool(got)
 
 
-async def _cases_to_check(session: AsyncSession, today: date) -> list[CaseRow]:
+async def _cases_to_check(session: AsyncSession, today: date) -> list[_Case]:
     """Open cases whose next check day has come (or that were never checked, or changed)."""
-    rows = await session.scalars(
-        select(CaseRow)
-        .where(
-            CaseRow.state != "closed",
-            CaseRow.promise_due.is_not(None),
-            CaseRow.next_notice_on.is_(None) | (CaseRow.next_notice_on <= today),
-        )
-        .order_by(CaseRow.id)
+    return await _cases(
+        session,
+        CaseRow.state != "closed",
+        CaseRow.promise_due.is_not(None),
+        CaseRow.next_notice_on.is_(None) | (CaseRow.next_notice_on <= today),
     )
-    return list(rows)
 
 
-async def _cases_due_by(session: AsyncSession, day: date) -> list[CaseRow]:
-    rows = await session.scalars(
-        select(CaseRow)
-        .where(
-            CaseRow.state != "closed",
-            CaseRow.paused_since.is_(None),
-            (CaseRow.promise_due <= day)
-            | (CaseRow.legal_due <= day)
-            | (CaseRow.extension_sent_at.is_not(None) & (CaseRow.extended_due <= day)),
-        )
-        .order_by(CaseRow.id)
+async def _cases_due_by(session: AsyncSession, day: date) -> list[_Case]:
+    return await _cases(
+        session,
+        CaseRow.state != "closed",
+        CaseRow.paused_since.is_(None),
+        (CaseRow.promise_due <= day)
+        | (CaseRow.legal_due <= day)
+        | (CaseRow.extension_sent_at.is_not(None) & (CaseRow.extended_due <= day)),
     )
-    return list(rows)
 
 
 async def _set_next_checks(session: AsyncSession, rows: Sequence[tuple[int, date | None]]) -> None:
-    if not rows:
-        return
-    statement = (
-        update(CaseRow.__table__)  # type: ignore[arg-type]
-        .where(CaseRow.__table__.c.id == bindparam("case_id"))
-        .values(next_notice_on=bindparam("next_on"))
-    )
-    connection = await session.connection()
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        await connection.execute(statement, [{"case_id": i, "next_on": d} for i, d in chunk])
+    """One UPDATE per distinct day (a few hundred), not one per case."""
+    by_day: dict[date | None, list[int]] = {}
+    for case_id, day in rows:
+        by_day.setdefault(day, []).append(case_id)
+    for day, ids in by_day.items():
+        for start in range(0, len(ids), 5000):
+            await session.execute(
+                update(CaseRow)
+                .where(CaseRow.id.in_(ids[start : start + 5000]))
+                .values(next_notice_on=day)
+                .execution_options(synchronize_session=False)
+            )
 
 
 async def _known_keys_of_cases(session: AsyncSession, case_ids: Sequence[int]) -> set[str]:
