@@ -240,31 +240,21 @@ async def approve(
         session,
         OutboxRow,
         [
-            {
-                "id": outbox_id,
-                "case_id": case.id,
-                "kind": draft.kind,
-                "channel": case.channel,
-                "source": case.source,
-                "recipient": case.requester,
-                "sender": settings.mail.from_address,
-                "sender_name": profile.organisation,
-                "subject": draft.subject,
-                "body": draft.body,
-                "language": draft.language,
-                "message_id": new_message_id(
-                    case.reference, settings.mail.from_address.split("@")[1]
-                ),
-                "in_reply_to": None,
-                "references": [],
-                "auto_submitted": None,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            }
+            queries.outbox_row(
+                case_id=case.id,
+                kind=draft.kind,
+                channel=case.channel,
+                source=case.source,
+                recipient=case.requester,
+                sender=settings.mail.from_address,
+                sender_name=profile.organisation,
+                subject=draft.subject,
+                body=draft.body,
+                language=draft.language,
+                message_id=new_message_id(case.reference, settings.mail.from_address.split("@")[1]),
+                now=now,
+            )
+            | {"id": outbox_id}
         ],
     )
     draft.status, draft.decided_by, draft.decided_at = "approved", actor.who, now

@@ -500,29 +500,23 @@ class Pipeline:
                 "system",
             )
         )
-        return {
-            "id": None,
-            "case_id": None,
-            "kind": ACK,
-            "channel": msg.channel.value,
-            "source": msg.source,
-            "recipient": msg.sender,
-            "sender": self._settings.mail.from_address,
-            "sender_name": profile.organisation,
-            "subject": rendered.subject,
-            "body": rendered.body,
-            "language": case["language"],
-            "message_id": new_message_id(case["reference"], self._domain),
-            "in_reply_to": msg.message_id,
-            "references": references[-20:],
-            "auto_submitted": "auto-replied",
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": None,
-            "created_at": now,
-            "sent_at": None,
-        }
+        return queries.outbox_row(
+            case_id=None,  # set once the case has its id
+            kind=ACK,
+            channel=msg.channel.value,
+            source=msg.source,
+            recipient=msg.sender,
+            sender=self._settings.mail.from_address,
+            sender_name=profile.organisation,
+            subject=rendered.subject,
+            body=rendered.body,
+            language=case["language"],
+            message_id=new_message_id(case["reference"], self._domain),
+            now=now,
+            in_reply_to=msg.message_id,
+            references=references[-20:],
+            auto_submitted="auto-replied",
+        )
 
     async def _write(
         self,

@@ -220,29 +220,21 @@ class Sweeper:
         now: datetime,
     ) -> list[dict[str, Any]]:
         return [
-            {
-                "id": None,
-                "case_id": case_id,
-                "kind": kind,
-                "channel": "email",
-                "source": "staff",
-                "recipient": recipient,
-                "sender": self._settings.mail.from_address,
-                "sender_name": "dsr-bot",
-                "subject": rendered.subject,
-                "body": rendered.body,
-                "language": "nl",
-                "message_id": new_message_id(reference, self._domain),
-                "in_reply_to": None,
-                "references": [],
-                "auto_submitted": "auto-generated",
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            }
+            queries.outbox_row(
+                case_id=case_id,
+                kind=kind,
+                channel="email",
+                source="staff",
+                recipient=recipient,
+                sender=self._settings.mail.from_address,
+                sender_name="dsr-bot",
+                subject=rendered.subject,
+                body=rendered.body,
+                language="nl",
+                message_id=new_message_id(reference, self._domain),
+                now=now,
+                auto_submitted="auto-generated",
+            )
             for recipient in recipients
         ]
 

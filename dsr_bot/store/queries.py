@@ -65,6 +65,50 @@ async def allocate_ids(session: AsyncSession, table: type[Base], count: int) -> 
     return list(range(start, start + count))
 
 
+def outbox_row(
+    *,
+    case_id: int | None,
+    kind: str,
+    channel: str,
+    source: str,
+    recipient: str,
+    sender: str,
+    sender_name: str,
+    subject: str,
+    body: str,
+    language: str,
+    message_id: str,
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    auto_submitted: str | None = None,
+) -> dict[str, Any]:
+    """A new outbox row, due at once, as a dict for `insert_rows` (its id is allocated later)."""
+    return {
+        "id": None,
+        "case_id": case_id,
+        "kind": kind,
+        "channel": channel,
+        "source": source,
+        "recipient": recipient,
+        "sender": sender,
+        "sender_name": sender_name,
+        "subject": subject,
+        "body": body,
+        "language": language,
+        "message_id": message_id,
+        "in_reply_to": in_reply_to,
+        "references": references or [],
+        "auto_submitted": auto_submitted,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
 async def insert_rows(
     session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]]
 ) -> None:
