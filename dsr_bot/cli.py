@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot import __version__, cli_accountability, cli_casework, cli_deadlines, cli_nlp
+from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.domain.deadlines import compute_deadlines
-from dsr_bot.errors import DsrBotError, StoreError
+from dsr_bot.errors import DsrBotError
 from dsr_bot.logs import setup_logging
 from dsr_bot.nlp.entities import extract_entities
 from dsr_bot.store import migrate, queries
@@ -88,19 +88,7 @@ def cases() -> None:
 
 
 def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def go() -> T:
-        engine = create_engine(settings.database.url.get_secret_value())
-        try:
-            if await migrate.current_revision(engine) != migrate.head_revision():
-                raise StoreError("the database is not migrated yet: run `dsr-bot db upgrade`")
-            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-                return await fn(session)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the database ({type(exc).__name__})") from None
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return in_transaction(settings, fn)
 
 
 def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:

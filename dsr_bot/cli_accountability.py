@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import os
@@ -13,15 +12,13 @@ from typing import TypeVar
 
 import click
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
-from dsr_bot.errors import DsrBotError, StoreError
+from dsr_bot.errors import DsrBotError
 from dsr_bot.logs import setup_logging
 from dsr_bot.services import accountability
-from dsr_bot.store import migrate
-from dsr_bot.store.engine import create_engine
 
 T = TypeVar("T")
 
@@ -42,20 +39,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _in_transaction(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate, then run `fn` in one transaction, committed when it returns."""
-
-    async def go() -> T:
-        engine = create_engine(settings.database.url.get_secret_value())
-        try:
-            await migrate.upgrade(engine)
-            async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-                return await fn(session)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot use the database ({type(exc).__name__})") from None
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return in_transaction(settings, fn, migrate_first=True)
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:

@@ -10,17 +10,15 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.cli_accountability import secret_file
+from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
-from dsr_bot.errors import StoreError
 from dsr_bot.replies import Replies
 from dsr_bot.services import casework, retention
 from dsr_bot.services.accountability import ledger_key
 from dsr_bot.services.casework import Actor
-from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
 from dsr_bot.store.tables import DraftRow
 
@@ -33,19 +31,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _in_transaction(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def go() -> T:
-        engine = create_engine(settings.database.url.get_secret_value())
-        try:
-            if await migrate.current_revision(engine) != migrate.head_revision():
-                raise StoreError("the database is not migrated yet: run `dsr-bot db upgrade`")
-            async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-                return await fn(session)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot use the database ({type(exc).__name__})") from None
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return in_transaction(settings, fn)
 
 
 def _now() -> datetime:
