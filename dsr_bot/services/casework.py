@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.config import Settings
 from dsr_bot.domain.cases import EventKind
-from dsr_bot.domain.deadlines import AMSTERDAM, compute_deadlines, extension_available
+from dsr_bot.domain.deadlines import (
+    AMSTERDAM,
+    Deadlines,
+    compute_deadlines,
+    extension_available,
+)
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound, DsrBotError
 from dsr_bot.nlp.entities import extract_entities
@@ -63,7 +68,7 @@ async def _log(
     case.updated_at = now
 
 
-def recompute_due(case: CaseRow, settings: Settings) -> None:
+def recompute_due(case: CaseRow, settings: Settings) -> Deadlines:
     """The case's due dates from its receipt and the days its clock stood still."""
     due = compute_deadlines(
         case.received_at,
@@ -72,6 +77,7 @@ def recompute_due(case: CaseRow, settings: Settings) -> None:
         extra_holidays=settings.deadlines.holiday_dates,
     )
     case.promise_due, case.legal_due, case.extended_due = due.promise, due.legal, due.legal_extended
+    return due
 
 
 async def assign(
@@ -146,13 +152,7 @@ async def draft_notice(
     if kind == "extension_notice":
         if case.extension_sent_at is not None:
             raise CaseworkError(f"{case.reference} has been extended already")
-        recompute_due(case, settings)
-        due = compute_deadlines(
-            case.received_at,
-            promise_weeks=settings.profiles[case.profile].promise_weeks,
-            paused_days=case.paused_days,
-            extra_holidays=settings.deadlines.holiday_dates,
-        )
+        due = recompute_due(case, settings)
         if not extension_available(due, _today(now)):
             raise CaseworkError(
                 f"{case.reference}: the first month ended on {due.legal}; an extension can only "

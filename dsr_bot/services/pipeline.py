@@ -27,7 +27,7 @@ from dsr_bot.config import Settings
 from dsr_bot.domain import workflow
 from dsr_bot.domain.bsn import mask_bsns
 from dsr_bot.domain.cases import EventKind, Reference, find_references, initial_state
-from dsr_bot.domain.deadlines import Deadlines, compute_deadlines, receipt_date
+from dsr_bot.domain.deadlines import compute_deadlines, receipt_date
 from dsr_bot.domain.hygiene import automatic_reason
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id
@@ -301,7 +301,11 @@ class Pipeline:
         if route is Route.IGNORED:
             return _Plan(item=msg, route=route, reason=automatic)
         profile = self._settings.profile_for(msg.source)
-        due = self._deadlines(msg)
+        due = compute_deadlines(
+            msg.received_at,
+            promise_weeks=profile.promise_weeks,
+            extra_holidays=self._extra_holidays,
+        )
         new_case: Row = {
             "id": None,  # ids and references are assigned for the whole batch at once
             "reference": None,
@@ -370,13 +374,6 @@ class Pipeline:
                 }
             )
         return drafts
-
-    def _deadlines(self, msg: InboundMessage) -> Deadlines:
-        return compute_deadlines(
-            msg.received_at,
-            promise_weeks=self._settings.profile_for(msg.source).promise_weeks,
-            extra_holidays=self._extra_holidays,
-        )
 
     async def _classify(self, messages: list[InboundMessage]) -> list[Classification]:
         """All at once; when that fails, one by one, and a message that still fails is left
@@ -479,14 +476,15 @@ class Pipeline:
         case = plan.new_case
         assert case is not None
         profile = self._settings.profile_for(msg.source)
-        due = self._deadlines(msg)
+        # The case's dates, computed once when it was planned.
+        promise_on, legal_on = case["promise_due"], case["legal_due"]
         rendered = self._replies.render(
             ACK,
             case["language"],
             reference=case["reference"],
             name=msg.sender_name,
-            received_on=due.received_on,
-            promise_on=due.promise,
+            received_on=receipt_date(msg.received_at),
+            promise_on=promise_on,
             organisation=profile.organisation,
             parent_organisation=profile.parent_organisation,
             email=profile.email,
@@ -496,7 +494,7 @@ class Pipeline:
         plan.events.append(
             (
                 EventKind.ACK_QUEUED,
-                {"promise_on": due.promise.isoformat(), "legal_on": due.legal.isoformat()},
+                {"promise_on": promise_on.isoformat(), "legal_on": legal_on.isoformat()},
                 "system",
             )
         )
