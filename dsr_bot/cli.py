@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot import __version__, cli_accountability, cli_casework, cli_deadlines, cli_nlp
 from dsr_bot.cli_support import in_transaction
@@ -23,7 +21,6 @@ from dsr_bot.store import migrate, queries
 from dsr_bot.store.engine import create_engine
 from dsr_bot.store.tables import CaseRow
 
-T = TypeVar("T")
 DISCLAIMER = "Dates are computed by dsr-bot to help plan the work; they are not legal advice."
 
 
@@ -87,10 +84,6 @@ def cases() -> None:
     """Look at cases."""
 
 
-def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    return in_transaction(settings, fn)
-
-
 def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
     due = compute_deadlines(
         case.received_at,
@@ -120,7 +113,7 @@ def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
 def cases_list(ctx: click.Context, as_json: bool, state: str | None, limit: int) -> None:
     """List the newest cases."""
     settings = _settings(ctx)
-    rows = _with_session(settings, lambda s: queries.list_cases(s, state=state, limit=limit))
+    rows = in_transaction(settings, lambda s: queries.list_cases(s, state=state, limit=limit))
     summaries = [_case_summary(r, settings) for r in rows]
     if as_json:
         click.echo(json.dumps(summaries, indent=2, ensure_ascii=False))
@@ -144,7 +137,7 @@ def cases_list(ctx: click.Context, as_json: bool, state: str | None, limit: int)
 def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
     """Show one case: requester, messages, events and outgoing mail."""
     settings = _settings(ctx)
-    detail = _with_session(settings, lambda s: queries.case_detail(s, reference.strip().upper()))
+    detail = in_transaction(settings, lambda s: queries.case_detail(s, reference.strip().upper()))
     case = detail.case
     data = _case_summary(case, settings) | {
         "requester": case.requester,
@@ -238,7 +231,7 @@ def messages() -> None:
 def messages_list(ctx: click.Context, routes: tuple[str, ...], as_json: bool, limit: int) -> None:
     """List the newest incoming messages and what became of them."""
     settings = _settings(ctx)
-    rows = _with_session(settings, lambda s: queries.list_messages(s, routes=routes, limit=limit))
+    rows = in_transaction(settings, lambda s: queries.list_messages(s, routes=routes, limit=limit))
     data: list[dict[str, Any]] = [
         {
             "id": m.id,

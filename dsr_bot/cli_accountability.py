@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -19,8 +18,6 @@ from dsr_bot.config import Settings, load_settings
 from dsr_bot.errors import DsrBotError
 from dsr_bot.logs import setup_logging
 from dsr_bot.services import accountability
-
-T = TypeVar("T")
 
 
 def secret_file(settings: Settings) -> Path:
@@ -36,10 +33,6 @@ def _settings(ctx: click.Context) -> Settings:
     settings = load_settings(ctx.obj)
     setup_logging(settings.logging.level)
     return settings
-
-
-def _in_transaction(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    return in_transaction(settings, fn, migrate_first=True)
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
@@ -85,7 +78,7 @@ def erasures_replay(ctx: click.Context) -> None:
             )
         return await accountability.replay(session, accountability.ledger_key(path))
 
-    report = _in_transaction(settings, go)
+    report = in_transaction(settings, go, migrate_first=True)
     click.echo(f"Erasure ledger: {report.ledger} erased identifier(s).")
     if report.cases or report.messages:
         click.echo(
@@ -105,7 +98,7 @@ def erasures_export(ctx: click.Context, as_csv: bool) -> None:
     The digests cannot be turned back into addresses; they only show that an erasure happened.
     """
     settings = _settings(ctx)
-    rows = _in_transaction(settings, accountability.export_ledger)
+    rows = in_transaction(settings, accountability.export_ledger, migrate_first=True)
     columns = ("digest", "kind", "reference", "erased_at")
     if as_csv:
         _write_csv(columns, rows)
@@ -133,7 +126,9 @@ def register_export(ctx: click.Context, as_csv: bool) -> None:
     """
     settings = _settings(ctx)
     now = datetime.now(UTC)
-    rows = _in_transaction(settings, lambda s: accountability.register(s, now=now))
+    rows = in_transaction(
+        settings, lambda s: accountability.register(s, now=now), migrate_first=True
+    )
     if as_csv:
         _write_csv(accountability.REGISTER_COLUMNS, rows)
         return

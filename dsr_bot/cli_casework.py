@@ -5,9 +5,7 @@ goes to the case's event log."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,16 +20,11 @@ from dsr_bot.services.casework import Actor
 from dsr_bot.store.engine import create_engine
 from dsr_bot.store.tables import DraftRow
 
-T = TypeVar("T")
 BY = click.option("--by", "by", required=True, help="Your staff e-mail address (for the log).")
 
 
 def _settings(ctx: click.Context) -> Settings:
     return load_settings(ctx.obj)
-
-
-def _in_transaction(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    return in_transaction(settings, fn)
 
 
 def _now() -> datetime:
@@ -46,7 +39,7 @@ def _now() -> datetime:
 def assign(ctx: click.Context, reference: str, assignee: str, by: str) -> None:
     """Make ASSIGNEE (an e-mail address) responsible: reminders go to them too."""
     actor = Actor(by)
-    case = _in_transaction(
+    case = in_transaction(
         _settings(ctx), lambda s: casework.assign(s, reference, assignee, actor, _now())
     )
     click.echo(f"{case.reference} assigned to {case.assignee}")
@@ -59,9 +52,7 @@ def assign(ctx: click.Context, reference: str, assignee: str, by: str) -> None:
 def pause(ctx: click.Context, reference: str, by: str) -> None:
     """Stop the clock while waiting for identity information you asked for."""
     settings, actor = _settings(ctx), Actor(by)
-    case = _in_transaction(
-        settings, lambda s: casework.pause(s, reference, actor, _now(), settings)
-    )
+    case = in_transaction(settings, lambda s: casework.pause(s, reference, actor, _now(), settings))
     click.echo(f"{case.reference}: clock paused since {case.paused_since}")
 
 
@@ -72,7 +63,7 @@ def pause(ctx: click.Context, reference: str, by: str) -> None:
 def resume(ctx: click.Context, reference: str, by: str) -> None:
     """Start the clock again; the due dates move by the days it stood still."""
     settings, actor = _settings(ctx), Actor(by)
-    case = _in_transaction(
+    case = in_transaction(
         settings, lambda s: casework.resume(s, reference, actor, _now(), settings)
     )
     click.echo(
@@ -89,7 +80,7 @@ def _draft_command(name: str, kind: str, doc: str) -> click.Command:
     @click.pass_context
     def command(ctx: click.Context, reference: str, reason: str, by: str) -> None:
         settings, actor = _settings(ctx), Actor(by)
-        draft = _in_transaction(
+        draft = in_transaction(
             settings,
             lambda s: casework.draft_notice(
                 s, reference, kind, reason, actor, _now(), settings, Replies()
@@ -124,7 +115,7 @@ def close(ctx: click.Context, reference: str, decision: str, by: str) -> None:
     """Close a case with its decision ("erased" also records it in the erasure ledger)."""
     settings, actor = _settings(ctx), Actor(by)
     key = ledger_key(secret_file(settings)) if decision == "erased" else None
-    case = _in_transaction(
+    case = in_transaction(
         settings,
         lambda s: casework.close(s, reference, decision, actor, _now(), ledger_key=key),
     )
@@ -145,7 +136,7 @@ def _draft_line(d: DraftRow) -> str:
 @click.pass_context
 def drafts_list(ctx: click.Context, everything: bool) -> None:
     """Drafts waiting for approval."""
-    rows = _in_transaction(
+    rows = in_transaction(
         _settings(ctx), lambda s: casework.list_drafts(s, None if everything else "draft")
     )
     for row in rows:
@@ -166,7 +157,7 @@ def drafts_show(ctx: click.Context, draft_id: int) -> None:
             raise casework.CaseworkError(f"no draft {draft_id}")
         return draft
 
-    draft = _in_transaction(_settings(ctx), get)
+    draft = in_transaction(_settings(ctx), get)
     click.echo(_draft_line(draft))
     click.echo(f"written by {draft.created_by} at {draft.created_at:%Y-%m-%d %H:%M}\n")
     click.echo(f"Subject: {draft.subject}\n\n{draft.body}")
@@ -179,7 +170,7 @@ def drafts_show(ctx: click.Context, draft_id: int) -> None:
 def drafts_approve(ctx: click.Context, draft_id: int, by: str) -> None:
     """Approve and send a draft (not your own)."""
     settings, actor = _settings(ctx), Actor(by)
-    draft = _in_transaction(
+    draft = in_transaction(
         settings, lambda s: casework.approve(s, draft_id, actor, _now(), settings)
     )
     click.echo(f"draft {draft.id} approved; it is in the outbox (#{draft.outbox_id})")
@@ -192,7 +183,7 @@ def drafts_approve(ctx: click.Context, draft_id: int, by: str) -> None:
 def drafts_discard(ctx: click.Context, draft_id: int, by: str) -> None:
     """Throw a draft away."""
     actor = Actor(by)
-    draft = _in_transaction(_settings(ctx), lambda s: casework.discard(s, draft_id, actor, _now()))
+    draft = in_transaction(_settings(ctx), lambda s: casework.discard(s, draft_id, actor, _now()))
     click.echo(f"draft {draft.id} discarded")
 
 
