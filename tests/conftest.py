@@ -9,8 +9,9 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.app import Bot, build_bot
 from dsr_bot.config import Settings
-from dsr_bot.nlp.classifier import SpacyClassifier
+from dsr_bot.domain.cases import RequestKind
+from dsr_bot.nlp.classifier import Classification, SpacyClassifier
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
 from tests.servers.dovecot import DovecotServer
@@ -115,6 +117,27 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         yield async_sessionmaker(engine, expire_on_commit=False)
     finally:
         await engine.dispose()
+
+
+@dataclass(frozen=True)
+class FixedClassifier:
+    """Gives every message the same label at the same score: pipeline tests choose the answer."""
+
+    kind: RequestKind
+    score: float = 0.9
+    confident: bool = True
+
+    async def classify(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
+        return [self.answer() for _ in messages]
+
+    def answer(self) -> Classification:
+        return Classification(
+            kinds=frozenset({self.kind}),
+            confidence=self.score,
+            model="test",
+            scores={self.kind.value: self.score},
+            confident=self.confident,
+        )
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,13 +13,13 @@ from dsr_bot.channels.mime import parse_mail
 from dsr_bot.config import Settings
 from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM
-from dsr_bot.nlp.classifier import Classification, Unclassified
+from dsr_bot.nlp.classifier import Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services import casework
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow, OutboxRow
-from tests.conftest import make_settings, request_mail
+from tests.conftest import FixedClassifier, make_settings, request_mail
 
 RECEIVED = datetime(2026, 11, 4, 10, 0, tzinfo=AMSTERDAM)  # promise 2 Dec, legal 4 Dec 2026
 ANNE, BOB = Actor("anne@example.nl"), Actor("bob@example.nl")
@@ -143,20 +142,6 @@ async def test_closing_needs_a_known_decision_and_happens_once(
             await casework.close(s, REF, "answered", ANNE, at(21))
 
 
-class Complaints:
-    async def classify(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
-        return [
-            Classification(
-                kinds=frozenset({RequestKind.COMPLAINT}),
-                confidence=0.9,
-                model="test",
-                scores={"complaint": 0.9},
-                confident=True,
-            )
-            for _ in messages
-        ]
-
-
 async def test_a_complaint_gets_an_acknowledgement_drafted_for_approval(
     sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
 ) -> None:
@@ -164,7 +149,7 @@ async def test_a_complaint_gets_an_acknowledgement_drafted_for_approval(
     pipeline = Pipeline(
         sessions=sessions,
         settings=settings,
-        classifier=Complaints(),
+        classifier=FixedClassifier(RequestKind.COMPLAINT),
         replies=Replies(),
         clock=lambda: RECEIVED.astimezone(UTC),
     )

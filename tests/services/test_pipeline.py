@@ -22,7 +22,7 @@ from dsr_bot.replies import Replies
 from dsr_bot.services.pipeline import MailboxCursor, Pipeline
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseEventRow, CaseRow, MailboxStateRow, MessageRow, OutboxRow
-from tests.conftest import make_settings, request_mail, trained_classifier
+from tests.conftest import FixedClassifier, make_settings, request_mail, trained_classifier
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -228,23 +228,14 @@ async def test_unreadable_messages_are_quarantined_and_the_batch_goes_on(
     assert cursor is not None and (cursor.uidvalidity, cursor.last_uid) == (7, 42)
 
 
-class Exploding:
+class Exploding(FixedClassifier):
     """Fails on any batch holding a message about "boom"; labels the rest as access."""
 
     async def classify(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
         for subject, text in messages:
             if "boom" in subject:
                 raise ValueError(f"cannot classify {text!r}")  # an error that quotes its input
-        return [
-            Classification(
-                kinds=frozenset({RequestKind.ACCESS}),
-                confidence=0.9,
-                model="test",
-                scores={"access": 0.9},
-                confident=True,
-            )
-            for _ in messages
-        ]
+        return await super().classify(messages)
 
 
 async def test_a_classifier_failure_leaves_that_case_to_triage_and_loses_nothing(
@@ -256,7 +247,7 @@ async def test_a_classifier_failure_leaves_that_case_to_triage_and_loses_nothing
     pipeline = Pipeline(
         sessions=sessions,
         settings=make_settings(database_url, tmp_path),
-        classifier=Exploding(),
+        classifier=Exploding(RequestKind.ACCESS),
         replies=Replies(),
         clock=lambda: NOW,
     )
@@ -329,27 +320,13 @@ async def test_the_trained_classifier_labels_the_case_and_keeps_its_scores(
     assert classified.detail["kinds"] == ["access"]
 
 
-class Unsure:
-    async def classify(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
-        return [
-            Classification(
-                kinds=frozenset({RequestKind.OBJECTION}),
-                confidence=0.55,
-                model="test",
-                scores={"objection": 0.55, "other": 0.45},
-                confident=False,
-            )
-            for _ in messages
-        ]
-
-
 async def test_an_unsure_classification_goes_to_triage_with_its_guess_kept(
     sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
 ) -> None:
     pipeline = Pipeline(
         sessions=sessions,
         settings=make_settings(database_url, tmp_path),
-        classifier=Unsure(),
+        classifier=FixedClassifier(RequestKind.OBJECTION, score=0.55, confident=False),
         replies=Replies(),
         clock=lambda: NOW,
     )
