@@ -3,12 +3,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench train setup system-deps clean
+.PHONY: run test check bench train setup system-deps test-deps clean
 
-run: $(STAMP)
+run: $(STAMP) system-deps
 	$(BIN)/dsr-bot run
 
-test: $(STAMP) system-deps
+test: $(STAMP) test-deps
 	$(BIN)/pytest
 
 check: $(STAMP)
@@ -16,7 +16,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) test-deps
 	$(BIN)/python -m bench
 
 # Retrain the request classifier from nlp_models/corpus/raw/ (about ten minutes; see nlp_models/README.md).
@@ -31,9 +31,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-# Debian packages the test servers need (Dovecot); installed only when missing.
+# Debian packages, installed only when missing: tesseract for ID-copy checks; Dovecot for tests.
 system-deps:
 	@scripts/install-system-deps
+
+test-deps:
+	@scripts/install-system-deps test
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

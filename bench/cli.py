@@ -1,6 +1,7 @@
 """`python -m bench`: the phases in order, with Dovecot and the bot stopped on any exit.
 
-Order: fill the INBOX once; bare fetch (its warm-up also warms Dovecot's index cache for the
+Order: the ID-copy check (it needs no server; `--only id-check` stops there); fill the INBOX
+once; bare fetch (its warm-up also warms Dovecot's index cache for the
 bot); one ingest run per database, each into a fresh database so the bot reads the mailbox
 from UID 1; the latency phase reuses the last ingest's bot, already idling. The last run is
 SQLite when it is measured, so the latency figure is that of the default store, and its
@@ -18,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import bare, classifier, ingest, latency, sweep
+from bench import bare, classifier, id_check, ingest, latency, sweep
 from bench.botrun import running
 from bench.corpus import requests
 from bench.databases import database, postgres_problem
@@ -35,6 +36,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument(
         "--repeat", type=int, default=3, help="ingest runs per database; the median is reported"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("id-check",),
+        help="run this phase alone and print its rows (bench/results/latest.json is kept)",
     )
     args = parser.parse_args(argv)
     if args.messages < 1 or args.samples < 1 or args.repeat < 1:
@@ -53,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("WARNING")
     started = time.perf_counter()
     results = Results(options=vars(args), machine=machine_facts())
+    say(f"ID-copy check: {id_check.PEOPLE * id_check.TRANSFORMS_EACH * 5} cards, one at a time")
+    results.id_check = id_check.measure()
+    say(f"  ID-copy check: p95 {results.id_check.p95_s:.2f} s")
+    if args.only == "id-check":
+        results.wall_s = time.perf_counter() - started
+        print(table(results), flush=True)
+        return 0
     # Short path: Dovecot's unix sockets live below it (sun_path is 108 bytes).
     workdir = Path(tempfile.mkdtemp(prefix="dsrb-", dir="/tmp"))
     server = DovecotServer(workdir / "dovecot")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import classifier, sweep
+from bench import classifier, id_check, sweep
 from bench.bare import BareResult
 from bench.ingest import IngestResult
 from bench.latency import LatencyResult
@@ -37,6 +37,7 @@ class Results:
     latency: LatencyResult | None = None
     classifier: classifier.ClassifierResult | None = None
     sweep: sweep.SweepBench | None = None
+    id_check: id_check.IdCheckBench | None = None
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -102,6 +103,11 @@ def verdicts(results: Results) -> dict[str, dict[str, Any]]:
             "p95_s": lat.p95_s,
             "status": _verdict(not lat.missed and lat.p95_s <= P95_MAX_S),
         }
+    if (idc := results.id_check) is not None:
+        out["id_check"] = {
+            "p95_s": idc.p95_s,
+            "status": _verdict(not idc.missing_tools and idc.p95_s <= id_check.P95_MAX_S),
+        }
     return out
 
 
@@ -164,6 +170,8 @@ def table(results: Results) -> str:
         rows += classifier.rows(results.classifier)
     if results.sweep is not None:
         rows += sweep.rows(results.sweep)
+    if results.id_check is not None:
+        rows += id_check.rows(results.id_check)
     extra = [
         f"- {_DB_NAMES[r.db]}: migrations {r.migrate_s:.2f} s, serve() to connected "
         f"{r.connect_s:.2f} s, process CPU {r.cpu_s:.2f} s during the "
@@ -196,6 +204,7 @@ def write_json(results: Results, path: Path = RESULTS) -> Path:
         "ingest_min_per_s": INGEST_MIN_PER_S,
         "ratio_min": RATIO_MIN,
         "latency_p95_max_s": P95_MAX_S,
+        "id_check_p95_max_s": id_check.P95_MAX_S,
     }
     data["verdicts"] = verdicts(results)
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -8,7 +8,8 @@ Hierarchy::
     │   └── CaseNotFound no case has the given reference
     ├── ChannelError     a mail or chat server cannot be reached or refused us
     │   └── DeliveryError  an outgoing message was not delivered (the outbox retries it)
-    └── MalformedMessage an incoming message cannot become a case; quarantined with this reason
+    ├── MalformedMessage an incoming message cannot become a case; quarantined with this reason
+    └── UnreadableImage  an ID copy is not a JPEG, PNG or PDF we can open; it is not kept
 
 The CLI turns a DsrBotError into a one-line message and exit status 2; anything else is a bug and
 shows its traceback.
@@ -55,3 +56,7 @@ class MalformedMessage(DsrBotError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class UnreadableImage(DsrBotError):
+    """An ID copy cannot be opened as an image (wrong type, damaged, too large); it is not kept."""
