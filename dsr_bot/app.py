@@ -20,6 +20,8 @@ from dsr_bot.config import Settings, parse_server_url
 from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services import retention
+from dsr_bot.services.identity import IdentityDesk
+from dsr_bot.services.identity_sweep import IdentityWorker
 from dsr_bot.services.outbox import OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.services.scheduler import build_scheduler
@@ -51,6 +53,7 @@ class Bot:
     intake: SmtpIntake | None
     watchers: list[ImapWatcher] = field(default_factory=list)
     sweeper: Sweeper | None = None
+    identity: IdentityWorker | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def purge(self) -> None:
@@ -71,10 +74,17 @@ class Bot:
             ]
             sender_stop = asyncio.Event()
             sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
+            checker = None
+            if self.identity is not None:
+                self.identity.announce()
+                checker = asyncio.create_task(self.identity.run(sender_stop), name="id-check")
             scheduler = None
             if self.sweeper is not None:
                 scheduler = build_scheduler(
-                    self.settings, sweep=self.sweeper.sweep, purge=self.purge
+                    self.settings,
+                    sweep=self.sweeper.sweep,
+                    purge=self.purge,
+                    identity_sweep=self.identity.sweep if self.identity else None,
                 )
                 scheduler.start()
             log.info(
@@ -96,8 +106,10 @@ class Bot:
             for task in pending:
                 task.cancel()
             sender_stop.set()
-            await asyncio.wait([sender], timeout=GRACE_SECONDS)
-            sender.cancel()
+            ending = [sender, *([checker] if checker else [])]
+            await asyncio.wait(ending, timeout=GRACE_SECONDS)
+            for task in ending:
+                task.cancel()
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s stopped with an error: %s", task.get_name(), task.exception())
@@ -168,12 +180,17 @@ async def build_bot(
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))
         replies = Replies()
+        desk = IdentityDesk.from_settings(settings, replies)
+        desk.vault.ensure()
+        identity = IdentityWorker(sessions=sessions, desk=desk, on_outbox=sender.notify)
         pipeline = Pipeline(
             sessions=sessions,
             settings=settings,
             classifier=classifier,
             replies=replies,
             on_outbox=sender.notify,
+            identity=desk,
+            on_id_copy=identity.notify,
         )
         limits = DEFAULT_LIMITS
         intake = None
@@ -199,7 +216,7 @@ async def build_bot(
         sweeper = Sweeper(
             sessions=sessions, settings=settings, replies=replies, on_outbox=sender.notify
         )
-        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers, sweeper)
+        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers, sweeper, identity)
     finally:
         try:
             await stack.aclose()

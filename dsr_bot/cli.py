@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from dsr_bot import __version__, cli_accountability, cli_casework, cli_deadlines, cli_nlp
+from dsr_bot import (
+    __version__,
+    cli_accountability,
+    cli_casework,
+    cli_check_id,
+    cli_deadlines,
+    cli_identity,
+    cli_nlp,
+)
 from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.domain.deadlines import compute_deadlines
@@ -85,9 +93,11 @@ def cases() -> None:
 
 
 def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
+    # From today's settings (holidays may have been added since), and the days paused.
     due = compute_deadlines(
         case.received_at,
         promise_weeks=settings.profiles[case.profile].promise_weeks,
+        paused_days=case.paused_days,
         extra_holidays=settings.deadlines.holiday_dates,
     )
     return {
@@ -99,9 +109,11 @@ def _case_summary(case: CaseRow, settings: Settings) -> dict[str, Any]:
         "classified_by": case.classified_by,
         "channel": case.channel,
         "language": case.language,
+        "identity": case.identity_state,
         "received_at": case.received_at.isoformat(),
         "promise_due": due.promise.isoformat(),
         "legal_due": due.legal.isoformat(),
+        "paused_since": case.paused_since.isoformat() if case.paused_since else None,
     }
 
 
@@ -189,9 +201,12 @@ def cases_show(ctx: click.Context, reference: str, as_json: bool) -> None:
     click.echo(f"From:      {name}<{data['requester']}>")
     click.echo(f"Subject:   {data['subject']}")
     click.echo(f"Received:  {data['received_at']} via {data['channel']} ({data['language']})")
+    click.echo(f"Identity:  {data['identity']}")
     click.echo(
         f"Answer by: {data['promise_due']} (our promise), {data['legal_due']} (legal deadline)"
     )
+    if data["paused_since"]:
+        click.echo(f"           clock paused since {data['paused_since']}: the dates move on")
     click.echo(f"           {DISCLAIMER}")
     click.echo("\nMessages:")
     for m in data["messages"]:
@@ -274,11 +289,14 @@ cli.add_command(cli_casework.drafts)
 cli.add_command(cli_casework.purge)
 cli.add_command(cli_accountability.erasures)
 cli.add_command(cli_accountability.register_)
+cli.add_command(cli_check_id.check_id)
+cli.add_command(cli_identity.identity_group)
 
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns a command's ctx.exit(code) instead of exiting.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
@@ -289,3 +307,5 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

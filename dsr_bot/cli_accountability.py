@@ -7,26 +7,16 @@ import io
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.errors import DsrBotError
 from dsr_bot.logs import setup_logging
+from dsr_bot.secret_key import SECRET_ENV, secret_file
 from dsr_bot.services import accountability
-
-
-def secret_file(settings: Settings) -> Path:
-    """Where the erasure ledger key lives: next to the SQLite database, else under ./var."""
-    url = make_url(settings.database.url.get_secret_value())
-    database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
-        return Path(database).parent / "secret.key"
-    return Path("var") / "secret.key"
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -67,14 +57,14 @@ def erasures_replay(ctx: click.Context) -> None:
     """
     settings = _settings(ctx)
     path = secret_file(settings)
-    key_missing = accountability.SECRET_ENV not in os.environ and not path.exists()
+    key_missing = SECRET_ENV not in os.environ and not path.exists()
 
     async def go(session: AsyncSession) -> accountability.ReplayReport:
         if key_missing and await accountability.ledger_size(session):
             # A new key would match nothing, and the replay would wrongly report all clear.
             raise DsrBotError(
                 f"the erasure ledger key {path} is missing: restore it from its own backup "
-                f"(or set {accountability.SECRET_ENV}) before replaying erasures"
+                f"(or set {SECRET_ENV}) before replaying erasures"
             )
         return await accountability.replay(session, accountability.ledger_key(path))
 

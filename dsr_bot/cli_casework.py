@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot.cli_accountability import secret_file
 from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
 from dsr_bot.replies import Replies
+from dsr_bot.secret_key import secret_file
 from dsr_bot.services import casework, retention
 from dsr_bot.services.accountability import ledger_key
 from dsr_bot.services.casework import Actor

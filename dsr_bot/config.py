@@ -165,6 +165,45 @@ class ClassifierSettings(_Section):
         return v if v.is_absolute() else MODEL_DIR.parents[1] / v
 
 
+PolicyName = Literal["always", "on_doubt", "never"]
+
+
+class IdentityPolicySettings(_Section):
+    """Per request kind: "always" a shielded ID copy, "on_doubt" a one-time code to the
+    requester's address (staff may still ask for a copy), "never" nothing."""
+
+    access: PolicyName = "always"
+    rectification: PolicyName = "always"
+    erasure: PolicyName = "always"
+    restriction: PolicyName = "on_doubt"
+    portability: PolicyName = "on_doubt"
+    objection: PolicyName = "never"
+    complaint: PolicyName = "never"
+    other: PolicyName = "never"
+
+
+class IdentitySettings(_Section):
+    policy: IdentityPolicySettings = IdentityPolicySettings()
+    # Encrypted ID copies live here (mode 0700, files 0600) only until staff have checked them.
+    storage_dir: Path = Path("var/id-copies")
+    max_copy_days: int = Field(7, ge=1, le=30)
+    reminder_days: tuple[int, ...] = (7, 14)
+    lapse_days: int = Field(28, ge=2, le=90)
+    # A new request from someone verified this many days ago needs no new proof; 0: always anew.
+    reuse_verified_days: int = Field(0, ge=0, le=365)
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _days(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(n < 1 for n in v):
+            raise ValueError("days after the request, each at least 1")
+        return tuple(sorted(set(v)))
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.reminder_days and max(self.reminder_days) >= self.lapse_days:
+            raise ConfigError("identity: every reminder day must come before lapse_days")
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -181,6 +220,7 @@ class Settings(_Section):
     classifier: ClassifierSettings = ClassifierSettings()
     staff: StaffSettings = StaffSettings()
     retention: RetentionSettings = RetentionSettings()
+    identity: IdentitySettings = IdentitySettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("mailboxes")

@@ -92,6 +92,12 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/dsr-bot.db"
 
 
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed deployment secret, so no test writes a key file into the checkout."""
+    monkeypatch.setenv("DSR_BOT_SECRET_KEY", "dsr-bot tests: not a real secret")
+
+
 def make_settings(database_url: str, tmp_path: Path, **sections: Any) -> Settings:
     data: dict[str, Any] = {
         "database": {"url": database_url},
@@ -100,6 +106,7 @@ def make_settings(database_url: str, tmp_path: Path, **sections: Any) -> Setting
         # No digest to the privacy officer in tests that count outgoing mail; test_sweeps turns
         # it on.
         "staff": {"daily_digest": False},
+        "identity": {"storage_dir": str(tmp_path / "id-copies")},
     }
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(name), dict):

@@ -102,9 +102,12 @@ def test_cases_list_and_show(tmp_path: Path) -> None:
         "kinds": ["access"],
         "channel": "email",
         "language": "nl",
+        # An access request: a shielded ID copy was asked for, and the clock waits for it.
+        "identity": "copy_requested",
         "received_at": "2026-11-25T09:00:00+00:00",
         "promise_due": "2026-12-23",
         "legal_due": "2026-12-28",
+        "paused_since": "2026-11-25",
     }
     table = CliRunner().invoke(cli, ["--config", config, "cases", "list"])
     assert "AVG-2026-0001" in table.output and "not legal advice" in table.output
@@ -123,6 +126,7 @@ def test_cases_list_and_show(tmp_path: Path) -> None:
         "opened",
         "classified",
         "acknowledgement_queued",
+        "identity_requested",  # the acknowledgement asked for a shielded ID copy
     ]
 
 
@@ -170,3 +174,18 @@ def test_case_dates_in_the_cli_count_the_configured_extra_holidays(tmp_path: Pat
     listing = CliRunner().invoke(cli, ["--config", str(config), "cases", "list", "--json"])
     [case] = json.loads(listing.output)
     assert case["promise_due"] == "2026-12-24"
+
+
+def test_a_commands_exit_status_reaches_the_shell(tmp_path: Path) -> None:
+    """`classify --jsonl` exits 1 when a line cannot be read, through `dsr-bot` as in a script."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dsr_bot", "classify", "--jsonl"],
+        input='{"id": 1, "text": "Ik wil inzage."}\nnot json\n',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert len(done.stdout.splitlines()) == 2

@@ -15,8 +15,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dsr_bot.cli_accountability import erasures, register_, secret_file
+from dsr_bot.cli_accountability import erasures, register_
 from dsr_bot.errors import DsrBotError
+from dsr_bot.secret_key import secret_file
 from dsr_bot.services import accountability
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine

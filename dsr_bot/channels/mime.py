@@ -27,6 +27,7 @@ from email.message import Message
 import charset_normalizer
 from inscriptis import get_text
 
+from dsr_bot.domain.identity import COPY_TYPES
 from dsr_bot.domain.inbound import Attachment, Channel, InboundMessage
 from dsr_bot.errors import MalformedMessage
 
@@ -87,7 +88,8 @@ class MimeLimits:
     max_kept_attachment_bytes: int = 10 * 1024 * 1024  # larger ones: metadata only, defect noted
 
 
-DEFAULT_LIMITS = MimeLimits()
+# ID copies are kept (as sent) until the pipeline has stored them encrypted for checking.
+DEFAULT_LIMITS = MimeLimits(keep_attachment_types=COPY_TYPES)
 
 
 def parse_mail(

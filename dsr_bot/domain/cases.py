@@ -63,6 +63,20 @@ class EventKind(enum.StrEnum):
     EXTENDED = "extended"
     CLOSED = "closed"
     ERASURE_RECORDED = "erasure_recorded"
+    # Identity: what was asked, what came back, and who decided; never an image or its numbers.
+    IDENTITY_REQUESTED = "identity_requested"
+    IDENTITY_REMINDED = "identity_reminded"
+    IDENTITY_CONFIRMED = "identity_confirmed"
+    IDENTITY_COPY_RECEIVED = "identity_copy_received"
+    IDENTITY_COPY_REFUSED = "identity_copy_refused"
+    IDENTITY_COPY_CHECKED = "identity_copy_checked"
+    IDENTITY_COPY_VIEWED = "identity_copy_viewed"
+    IDENTITY_COPY_DELETED = "identity_copy_deleted"
+    IDENTITY_VERIFIED = "identity_verified"
+    IDENTITY_REJECTED = "identity_rejected"
+    IDENTITY_WAIVED = "identity_waived"
+    IDENTITY_INHERITED = "identity_inherited"
+    IDENTITY_LAPSED = "identity_lapsed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,10 @@ outside the database (DSR_BOT_SECRET_KEY, or a file next to the SQLite database)
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,12 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.deadlines import receipt_date
-from dsr_bot.errors import ConfigError
+from dsr_bot.secret_key import derive_key, read_secret
 from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow
 
 log = logging.getLogger(__name__)
 
-SECRET_ENV = "DSR_BOT_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 LEDGER_LABEL = b"dsr-bot erasure ledger v1"
 KINDS = ("email", "phone")
 ERASED_TEXT = "[gewist]"
@@ -58,56 +53,8 @@ REGISTER_COLUMNS = (
 
 
 def ledger_key(secret_file: Path) -> bytes:
-    """The ledger's HMAC key: HMAC-SHA256(secret, LEDGER_LABEL).
-
-    The secret is DSR_BOT_SECRET_KEY when set; otherwise the text of `secret_file`, which is
-    created (32 random bytes as hex, mode 0600, parent folders too) when missing. The same secret
-    gives the same key either way, so the file's content can be moved into the variable.
-    """
-    from_env = os.environ.get(SECRET_ENV)
-    if from_env is not None:
-        secret = from_env.strip()
-        if not secret:
-            raise ConfigError(f"{SECRET_ENV} is set but empty")
-    else:
-        secret = _read_or_create_secret(secret_file)
-    return hmac.new(secret.encode("utf-8"), LEDGER_LABEL, hashlib.sha256).digest()
-
-
-def _read_or_create_secret(path: Path) -> str:
-    if not path.exists():
-        _create_secret(path)
-    try:
-        mode = path.stat().st_mode
-        secret = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the erasure ledger key: {exc}") from None
-    if not secret:
-        raise ConfigError(f"{path}: the erasure ledger key file is empty")
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("%s can be read by other users: chmod 600 it", path)
-    return secret
-
-
-def _create_secret(path: Path) -> None:
-    """Write the file whole, then link it into place: a concurrent reader sees all or nothing,
-    and of two processes creating it at once, one wins and both use its secret."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write(secrets.token_hex(32) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # another process was first: use theirs
-                os.link(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot create the erasure ledger key: {exc}") from None
-    log.info("created the erasure ledger key file %s", path)
+    """The ledger's HMAC key, derived from the deployment's secret (see secret_key.py)."""
+    return derive_key(read_secret(secret_file), LEDGER_LABEL)
 
 
 # --- digests -------------------------------------------------------------------------------------

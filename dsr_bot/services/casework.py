@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.config import Settings
@@ -21,13 +21,21 @@ from dsr_bot.domain.deadlines import (
     compute_deadlines,
     extension_available,
 )
+from dsr_bot.domain.identity import IdentityState, blocks_decision, blocks_draft
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound, DsrBotError
 from dsr_bot.nlp.entities import extract_entities
 from dsr_bot.replies import Replies
 from dsr_bot.services import accountability
 from dsr_bot.store import queries
-from dsr_bot.store.tables import CaseEventRow, CaseRow, DraftRow, MessageRow, OutboxRow
+from dsr_bot.store.tables import (
+    CaseEventRow,
+    CaseRow,
+    DraftRow,
+    IdCopyRow,
+    MessageRow,
+    OutboxRow,
+)
 
 DECISIONS = ("answered", "erased", "refused", "withdrawn", "identity_not_verified", "not_privacy")
 
@@ -232,6 +240,11 @@ async def approve(
         raise CaseworkError("four eyes: someone other than its writer approves a draft")
     case = await session.get(CaseRow, draft.case_id)
     assert case is not None
+    if blocks_draft(IdentityState(case.identity_state), draft.kind):
+        raise CaseworkError(
+            f"{case.reference}: identity is {case.identity_state}; a reply that answers the "
+            "request waits until identity is verified (dsr-bot identity verify/waive)"
+        )
     if case.channel != "email" or "@" not in case.requester:
         raise CaseworkError(f"{case.reference}: no e-mail address to send to")
     outbox_id = (await queries.allocate_ids(session, OutboxRow, 1))[0]
@@ -299,6 +312,11 @@ async def close(
     case = await _case(session, reference)
     if case.state == "closed":
         raise CaseworkError(f"{case.reference} is closed already")
+    if blocks_decision(IdentityState(case.identity_state), decision):
+        raise CaseworkError(
+            f"{case.reference}: identity is {case.identity_state}; verify it (or waive it, with "
+            f"a reason) before closing as {decision}"
+        )
     if decision == "erased":
         if ledger_key is None:
             raise CaseworkError("closing as erased needs the erasure ledger key")
@@ -323,8 +341,24 @@ async def close(
     return case
 
 
+async def close_as(
+    session: AsyncSession, case: CaseRow, decision: str, who: str, now: datetime
+) -> None:
+    """Close a case the caller has loaded (and checked may be closed)."""
+    await _close(session, case, decision, who, now)
+
+
 async def _close(
     session: AsyncSession, case: CaseRow, decision: str, who: str, now: datetime
 ) -> None:
     case.state, case.decision, case.closed_at, case.paused_since = "closed", decision, now, None
     await _log(session, case, now, EventKind.CLOSED, who, decision=decision)
+    # A closed case needs no ID copy: the identity sweep deletes what is left at its next run.
+    await session.execute(
+        update(IdCopyRow)
+        .where(
+            IdCopyRow.case_id == case.id, IdCopyRow.status.in_(("pending", "checking", "review"))
+        )
+        .values(delete_by=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -35,8 +35,17 @@ from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
 from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
+from dsr_bot.services.identity import Asked, IdentityDesk
 from dsr_bot.store import queries
-from dsr_bot.store.tables import Base, CaseEventRow, CaseRow, DraftRow, MessageRow, OutboxRow
+from dsr_bot.store.tables import (
+    Base,
+    CaseEventRow,
+    CaseRow,
+    DraftRow,
+    IdCopyRow,
+    MessageRow,
+    OutboxRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +136,12 @@ class Pipeline:
         replies: Replies,
         on_outbox: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        identity: IdentityDesk | None = None,
+        on_id_copy: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
+        self._identity = identity or IdentityDesk.from_settings(settings, replies)
+        self._on_id_copy = on_id_copy
         self._settings = settings
         self._classifier = classifier
         self._replies = replies
@@ -157,6 +170,7 @@ class Pipeline:
         batch is classified again here.
         """
         now = self._clock()
+        self._copies_stored = False
         try:
             async with self._sessions.begin() as session:
                 try:
@@ -179,6 +193,8 @@ class Pipeline:
             raise StoreError(f"cannot store incoming messages: {type(exc).__name__}") from exc
         if any(o.acknowledged for o in outcomes):
             self._on_outbox()
+        if self._copies_stored:
+            self._on_id_copy()
         return outcomes
 
     async def _one_by_one(self, session: AsyncSession, item: Item, now: datetime) -> Outcome:
@@ -332,6 +348,9 @@ class Pipeline:
             "decision": None,
             "closed_at": None,
             "next_notice_on": None,
+            "identity_policy": None,
+            "identity_state": "undecided",
+            "identity_requested_at": None,
         }
         plan = _Plan(item=msg, route=route, new_case=new_case)
         plan.events.append((EventKind.OPENED, {"channel": msg.channel.value}, "system"))
@@ -443,6 +462,8 @@ class Pipeline:
         masked: dict[int, InboundMessage],
         now: datetime,
     ) -> None:
+        """The acknowledgement of each new case, which also asks for proof of identity where
+        the policy wants it (one mail, not two)."""
         new = {i: p for i, p in plans.items() if p.new_case is not None}
         recent = Counter(
             await queries.recent_outbox_counts(
@@ -452,27 +473,54 @@ class Pipeline:
                 since=now - timedelta(hours=1),
             )
         )
+        verified = await self._recently_verified(session, {masked[i].sender for i in new}, now)
         for i, plan in new.items():
             msg = masked[i]
+            case = plan.new_case
+            assert case is not None
             if msg.channel is not Channel.EMAIL or "@" not in msg.sender:
                 plan.ack_suppressed = "no e-mail address to reply to"
-                continue
-            decision = workflow.decide_acknowledgement(
-                recent_acks_to_sender=recent[msg.sender],
-                limit_per_hour=self._settings.mail.ack_limit_per_hour,
+            else:
+                decision = workflow.decide_acknowledgement(
+                    recent_acks_to_sender=recent[msg.sender],
+                    limit_per_hour=self._settings.mail.ack_limit_per_hour,
+                )
+                if not decision.send:
+                    plan.ack_suppressed = decision.reason
+            asked, events = self._identity.open_case(
+                case,
+                can_ask=plan.ack_suppressed is None,
+                verified_before=verified.get(msg.sender),
+                now=now,
             )
-            if not decision.send:
-                plan.ack_suppressed = decision.reason
+            if plan.ack_suppressed is not None:
+                plan.events += events
                 continue
             try:
-                plan.ack = self._acknowledgement(plan, msg, now)
+                plan.ack = self._acknowledgement(plan, msg, now, asked)
             except Exception as exc:
                 plan.ack_suppressed = f"could not write the acknowledgement ({type(exc).__name__})"
                 _log_internal(msg, exc)
+                # The question did not go out: nothing is waited for, staff ask from the case.
+                self._identity.open_case(case, can_ask=False, verified_before=None, now=now)
+                case["paused_since"] = case["identity_requested_at"] = None
                 continue
+            plan.events += events
             recent[msg.sender] += 1
 
-    def _acknowledgement(self, plan: _Plan, msg: InboundMessage, now: datetime) -> Row:
+    async def _recently_verified(
+        self, session: AsyncSession, senders: set[str], now: datetime
+    ) -> dict[str, str]:
+        """Sender -> reference of a case verified within identity.reuse_verified_days; empty
+        unless the policy lets a new request rely on an earlier verification."""
+        days = self._settings.identity.reuse_verified_days
+        if not days or not senders:
+            return {}
+        return await queries.recently_verified(session, senders, since=now - timedelta(days=days))
+
+    def _acknowledgement(
+        self, plan: _Plan, msg: InboundMessage, now: datetime, asked: Asked
+    ) -> Row:
         case = plan.new_case
         assert case is not None
         profile = self._settings.profile_for(msg.source)
@@ -489,6 +537,8 @@ class Pipeline:
             parent_organisation=profile.parent_organisation,
             email=profile.email,
             website=profile.website,
+            identity=asked.identity,
+            code=asked.code,
         )
         references = [*msg.references, *([msg.message_id] if msg.message_id else [])]
         plan.events.append(
@@ -542,6 +592,7 @@ class Pipeline:
             for i in sorted(plans)
         ]
         await _insert_with_ids(session, MessageRow, [row for _, row in rows])
+        await self._take_identity(session, rows, masked, plans, now)
         touched = {p.case.id for p in ordered if p.case is not None}
         if touched:
             await queries.touch_cases(session, touched, now)
@@ -562,6 +613,30 @@ class Pipeline:
                     _event(case_id, now, EventKind.ACK_SUPPRESSED, {"reason": plan.ack_suppressed})
                 )
         await queries.insert_rows(session, CaseEventRow, events)
+
+    async def _take_identity(
+        self,
+        session: AsyncSession,
+        rows: list[tuple[_Plan, Row]],
+        masked: dict[int, InboundMessage],
+        plans: dict[int, _Plan],
+        now: datetime,
+    ) -> None:
+        """Replies on a case: a confirmation code, or an ID copy (stored encrypted, checked by
+        the identity worker once this batch is committed)."""
+        by_plan = {id(plan): i for i, plan in plans.items()}
+        copies: list[Row] = []
+        for plan, row in rows:
+            if plan.route is not Route.ADDED_TO_CASE or plan.case is None:
+                continue
+            found, events = self._identity.on_reply(
+                plan.case, masked[by_plan[id(plan)]], int(row["id"]), now
+            )
+            copies += found
+            plan.events += events
+        if copies:
+            await _insert_with_ids(session, IdCopyRow, copies)
+            self._copies_stored = True
 
     @staticmethod
     def _log(plan: _Plan, row: Row) -> None:

@@ -20,6 +20,7 @@ from dsr_bot.store.tables import (
     CaseEventRow,
     CaseRow,
     DraftRow,
+    IdCopyRow,
     MessageRow,
     NoticeRow,
     OutboxRow,
@@ -28,7 +29,14 @@ from dsr_bot.store.tables import (
 
 log = logging.getLogger(__name__)
 
-_BY_CASE: tuple[type[Base], ...] = (NoticeRow, DraftRow, OutboxRow, MessageRow, CaseEventRow)
+_BY_CASE: tuple[type[Base], ...] = (
+    NoticeRow,
+    DraftRow,
+    OutboxRow,
+    MessageRow,
+    IdCopyRow,
+    CaseEventRow,
+)
 
 
 @dataclass

@@ -33,10 +33,21 @@ def _guarded(name: str, job: Job) -> Callable[[], Awaitable[None]]:
     return run
 
 
-def build_scheduler(settings: Settings, *, sweep: Job, purge: Job) -> AsyncIOScheduler:
+def build_scheduler(
+    settings: Settings, *, sweep: Job, purge: Job, identity_sweep: Job | None = None
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=AMSTERDAM)
     guarded_sweep = _guarded("deadline sweep", sweep)
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    if identity_sweep is not None:
+        # Reminders to people, lapsed requests, and ID copies past their deletion time.
+        scheduler.add_job(
+            _guarded("identity sweep", identity_sweep),
+            IntervalTrigger(minutes=settings.staff.sweep_minutes, timezone=AMSTERDAM),
+            id="identity",
+            next_run_time=datetime.now(AMSTERDAM),
+            **common,
+        )
     scheduler.add_job(
         guarded_sweep,
         IntervalTrigger(minutes=settings.staff.sweep_minutes, timezone=AMSTERDAM),

@@ -327,3 +327,21 @@ async def list_messages(
 async def case_counts_by_state(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(CaseRow.state, func.count()).group_by(CaseRow.state))
     return {str(state): int(count) for state, count in rows}
+
+
+async def recently_verified(
+    session: AsyncSession, requesters: Collection[str], *, since: datetime
+) -> dict[str, str]:
+    """Requester -> reference of their latest case whose identity was verified since `since`."""
+    rows = await session.execute(
+        select(CaseRow.requester, CaseRow.reference)
+        .join(CaseEventRow, CaseEventRow.case_id == CaseRow.id)
+        .where(
+            CaseRow.requester.in_(list(requesters)),
+            CaseRow.identity_state == "verified",
+            CaseEventRow.kind == "identity_verified",
+            CaseEventRow.at >= since,
+        )
+        .order_by(CaseEventRow.at)
+    )
+    return {str(requester): str(reference) for requester, reference in rows}

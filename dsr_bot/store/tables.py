@@ -90,6 +90,11 @@ class CaseRow(Base):
     closed_at: Mapped[datetime | None]
     # When the deadline sweep looks at this case again; NULL: at the next sweep.
     next_notice_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # Identity (issue 5): the policy that applied, where the proof stands, when it was asked for,
+    # (the confirmation code of "on_doubt" is derived from the secret key, never stored).
+    identity_policy: Mapped[str | None] = mapped_column(String(10))
+    identity_state: Mapped[str] = mapped_column(String(20), default="not_needed", index=True)
+    identity_requested_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(20), index=True)
     subject: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
@@ -219,6 +224,29 @@ class DraftRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime | None]
     outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class IdCopyRow(Base):
+    """An ID copy that arrived: the encrypted file (named by `token`) exists only while status is
+    "pending" (not checked yet) or "review" (for staff); afterwards only the outcome is kept."""
+
+    __tablename__ = "id_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending, review, deleted
+    # accepted, unchecked (no OCR here: staff look), unshielded, unreadable
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    findings: Mapped[list[Any]] = mapped_column(JSON)  # kinds of fields that showed, no values
+    received_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+    delete_by: Mapped[datetime] = mapped_column(index=True)
+    deleted_at: Mapped[datetime | None]
+    deleted_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class ErasureLedgerRow(Base):

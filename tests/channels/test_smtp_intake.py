@@ -48,7 +48,8 @@ async def test_mail_becomes_a_case_and_an_acknowledgement_within_two_seconds(
     assert re.search(r"\[AVG-\d{4}-\d{4}\]$", ack["Subject"])
     body = ack.get_body(("plain",))
     assert body is not None
-    assert "uiterlijk op" in body.get_content()
+    # An access request: the acknowledgement asks for a shielded copy of an ID document.
+    assert "kopie van uw identiteitsbewijs" in body.get_content()
 
 
 async def test_a_30_mb_attachment_still_makes_a_case_with_the_attachment_listed(

@@ -15,8 +15,9 @@ from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM
 from dsr_bot.nlp.classifier import Unclassified
 from dsr_bot.replies import Replies
-from dsr_bot.services import casework
+from dsr_bot.services import casework, identity
 from dsr_bot.services.casework import Actor, CaseworkError
+from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow, OutboxRow
 from tests.conftest import FixedClassifier, make_settings, request_mail
@@ -135,7 +136,15 @@ async def test_closing_needs_a_known_decision_and_happens_once(
     with pytest.raises(CaseworkError, match="decision must be one of"):
         async with sessions.begin() as s:
             await casework.close(s, REF, "done", ANNE, at(20))
+    # Unclassified, so nobody has decided on identity yet: no answer before that.
+    with pytest.raises(CaseworkError, match="identity is undecided"):
+        async with sessions.begin() as s:
+            await casework.close(s, REF, "answered", ANNE, at(20))
+    desk = IdentityDesk.from_settings(settings, Replies())
     async with sessions.begin() as s:
+        await identity.waive(
+            s, desk, REF, "known customer, wrote from her own address", BOB.who, at(20)
+        )
         await casework.close(s, REF, "answered", ANNE, at(20))
     with pytest.raises(CaseworkError, match="closed already"):
         async with sessions.begin() as s:
@@ -169,7 +178,9 @@ async def test_a_complaint_gets_an_acknowledgement_drafted_for_approval(
 async def test_closing_as_erased_records_hashes_and_scrubs_the_bots_own_copies(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
+    desk = IdentityDesk.from_settings(settings, Replies())
     async with sessions.begin() as s:
+        await identity.verify(s, desk, REF, "passport", BOB.who, at(19))
         await casework.close(s, REF, "erased", ANNE, at(20), ledger_key=b"k" * 32)
     case = await _case(sessions)
     assert (case.state, case.decision, case.reference) == ("closed", "erased", REF)
