@@ -45,3 +45,55 @@ async def test_jobs_and_their_times(tmp_path: Path) -> None:
         await jobs["purge"].func()  # a failing job does not raise out of the scheduler
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_the_identity_sweep_follows_the_deadline_sweep_even_when_that_fails(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings("sqlite+aiosqlite://", tmp_path)
+    calls: list[str] = []
+
+    async def sweep() -> None:
+        calls.append("sweep")
+        raise RuntimeError("database gone")
+
+    async def identity() -> None:
+        calls.append("identity")
+
+    async def purge() -> None:
+        calls.append("purge")
+
+    scheduler = build_scheduler(settings, sweep=sweep, purge=purge, identity_sweep=identity)
+    scheduler.start()
+    try:
+        for _ in range(50):
+            if len(calls) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert calls == ["sweep", "identity"]
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_a_job_cancelled_by_shutdown_ends_quietly(tmp_path: Path) -> None:
+    settings = make_settings("sqlite+aiosqlite://", tmp_path)
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    async def purge() -> None:
+        pass
+
+    scheduler = build_scheduler(settings, sweep=slow, purge=purge)
+    scheduler.start()
+    try:
+        sweep_job = scheduler.get_job("sweep")
+        task = asyncio.ensure_future(sweep_job.func())
+        await started.wait()
+        task.cancel()
+        await task  # returns instead of raising: nothing for the scheduler to log as a crash
+        assert task.done() and not task.cancelled()
+    finally:
+        scheduler.shutdown(wait=False)
