@@ -64,7 +64,7 @@ async def _case(session: AsyncSession, reference: str) -> CaseRow:
     return case
 
 
-async def _log(
+def log_event(
     session: AsyncSession,
     case: CaseRow,
     now: datetime,
@@ -72,6 +72,7 @@ async def _log(
     actor: str,
     **detail: object,
 ) -> None:
+    """Append to the case's event log (flushed with the transaction) and touch the case."""
     session.add(CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail))
     case.updated_at = now
 
@@ -95,7 +96,7 @@ async def assign(
         raise CaseworkError(f"not an e-mail address: {assignee!r}")
     case = await _case(session, reference)
     case.assignee = assignee.strip().lower()
-    await _log(session, case, now, EventKind.ASSIGNED, actor.who, assignee=case.assignee)
+    log_event(session, case, now, EventKind.ASSIGNED, actor.who, assignee=case.assignee)
     return case
 
 
@@ -110,7 +111,7 @@ async def pause(
         raise CaseworkError(f"{case.reference} is paused already")
     case.paused_since = _today(now)
     case.next_notice_on = None  # the sweep looks again (and finds the clock standing still)
-    await _log(session, case, now, EventKind.CLOCK_PAUSED, actor.who, since=str(case.paused_since))
+    log_event(session, case, now, EventKind.CLOCK_PAUSED, actor.who, since=str(case.paused_since))
     return case
 
 
@@ -125,7 +126,7 @@ async def resume(
     case.paused_since = None
     case.next_notice_on = None
     recompute_due(case, settings)
-    await _log(
+    log_event(
         session,
         case,
         now,
@@ -170,7 +171,7 @@ async def draft_notice(
     draft = await _render_draft(
         session, case, kind, reasons, context, actor.who, now, settings, replies
     )
-    await _log(session, case, now, EventKind.DRAFTED, actor.who, draft=draft.id, notice=kind)
+    log_event(session, case, now, EventKind.DRAFTED, actor.who, draft=draft.id, notice=kind)
     return draft
 
 
@@ -272,15 +273,13 @@ async def approve(
     )
     draft.status, draft.decided_by, draft.decided_at = "approved", actor.who, now
     draft.outbox_id = outbox_id
-    await _log(
+    log_event(
         session, case, now, EventKind.DRAFT_APPROVED, actor.who, draft=draft.id, notice=draft.kind
     )
     if draft.kind == "extension_notice":
         case.extension_sent_at = now
         case.next_notice_on = None
-        await _log(
-            session, case, now, EventKind.EXTENDED, actor.who, new_due=str(case.extended_due)
-        )
+        log_event(session, case, now, EventKind.EXTENDED, actor.who, new_due=str(case.extended_due))
     elif draft.kind == "refusal_notice":
         await _close(session, case, "refused", actor.who, now)
     return draft
@@ -291,7 +290,7 @@ async def discard(session: AsyncSession, draft_id: int, actor: Actor, now: datet
     case = await session.get(CaseRow, draft.case_id)
     assert case is not None
     draft.status, draft.decided_by, draft.decided_at = "discarded", actor.who, now
-    await _log(session, case, now, EventKind.DRAFT_DISCARDED, actor.who, draft=draft.id)
+    log_event(session, case, now, EventKind.DRAFT_DISCARDED, actor.who, draft=draft.id)
     return draft
 
 
@@ -352,7 +351,7 @@ async def _close(
     session: AsyncSession, case: CaseRow, decision: str, who: str, now: datetime
 ) -> None:
     case.state, case.decision, case.closed_at, case.paused_since = "closed", decision, now, None
-    await _log(session, case, now, EventKind.CLOSED, who, decision=decision)
+    log_event(session, case, now, EventKind.CLOSED, who, decision=decision)
     # A closed case needs no ID copy: the identity sweep deletes what is left at its next run.
     await session.execute(
         update(IdCopyRow)

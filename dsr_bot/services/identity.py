@@ -43,9 +43,9 @@ from dsr_bot.identity.vault import Vault
 from dsr_bot.nlp.text import strip_history
 from dsr_bot.replies import Replies
 from dsr_bot.secret_key import derive_key, read_secret, secret_file
-from dsr_bot.services.casework import recompute_due
+from dsr_bot.services.casework import log_event, recompute_due
 from dsr_bot.store import queries
-from dsr_bot.store.tables import CaseEventRow, CaseRow, IdCopyRow, OutboxRow
+from dsr_bot.store.tables import CaseRow, IdCopyRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -253,18 +253,6 @@ class IdentityDesk:
         if rows:
             log_event(session, case, now, EventKind.IDENTITY_COPY_DELETED, actor, reason=reason)
         return len(rows)
-
-
-def log_event(
-    session: AsyncSession,
-    case: CaseRow,
-    now: datetime,
-    kind: EventKind,
-    actor: str,
-    **detail: object,
-) -> None:
-    session.add(CaseEventRow(case_id=case.id, at=now, actor=actor, kind=kind.value, detail=detail))
-    case.updated_at = now
 
 
 async def queue(session: AsyncSession, row: Row | None) -> int | None:

@@ -26,7 +26,8 @@ from dsr_bot.errors import UnreadableImage
 from dsr_bot.identity.id_check import CheckResult
 from dsr_bot.identity.vault import VaultError
 from dsr_bot.services import casework
-from dsr_bot.services.identity import IdentityDesk, log_event, queue, resume_clock
+from dsr_bot.services.casework import log_event
+from dsr_bot.services.identity import IdentityDesk, queue, resume_clock
 from dsr_bot.store.tables import CaseRow, DraftRow, IdCopyRow, NoticeRow
 
 log = logging.getLogger(__name__)
