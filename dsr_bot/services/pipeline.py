@@ -29,6 +29,7 @@ from dsr_bot.domain.bsn import mask_bsns
 from dsr_bot.domain.cases import EventKind, Reference, find_references, initial_state
 from dsr_bot.domain.deadlines import compute_deadlines, receipt_date
 from dsr_bot.domain.hygiene import automatic_reason
+from dsr_bot.domain.identity import IdentityState
 from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.workflow import Route
@@ -501,9 +502,12 @@ class Pipeline:
             except Exception as exc:
                 plan.ack_suppressed = f"could not write the acknowledgement ({type(exc).__name__})"
                 _log_internal(msg, exc)
-                # The question did not go out: nothing is waited for, staff ask from the case.
-                self._identity.open_case(case, can_ask=False, verified_before=None, now=now)
-                case["paused_since"] = case["identity_requested_at"] = None
+                if asked.identity is None:
+                    plan.events += events  # e.g. an inherited verification still holds
+                else:
+                    # The question did not go out: nothing is waited for; staff ask from the case.
+                    case["identity_state"] = IdentityState.UNDECIDED.value
+                    case["paused_since"] = case["identity_requested_at"] = None
                 continue
             plan.events += events
             recent[msg.sender] += 1

@@ -29,7 +29,7 @@ from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM
 from dsr_bot.identity.id_check import CheckResult
 from dsr_bot.identity.vault import Vault, VaultError
-from dsr_bot.replies import Replies
+from dsr_bot.replies import Rendered, Replies
 from dsr_bot.services import casework, identity
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.services.identity import IdentityDesk
@@ -469,3 +469,27 @@ async def test_the_running_bot_checks_a_mailed_copy_and_asks_again(
 def _send(port: int, message: EmailMessage) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
         smtp.send_message(message)
+
+
+async def test_when_the_acknowledgement_cannot_be_written_nothing_is_waited_for(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """The question never went out, so the clock runs and staff ask from the case."""
+
+    class BrokenAcknowledgement(Replies):
+        def render(self, template: str, language: str, **context: Any) -> Rendered:
+            if template == "acknowledgement":
+                raise RuntimeError("template broken")
+            return super().render(template, language, **context)
+
+    bot = Desk(sessions, settings, RequestKind.ACCESS)
+    bot.pipeline._replies = BrokenAcknowledgement()
+    await bot.mail(request_mail())
+    case = await _case(sessions)
+    assert (case.identity_state, case.paused_since, case.identity_requested_at) == (
+        "undecided",
+        None,
+        None,
+    )
+    kinds = [e.kind for e in await _events(sessions)]
+    assert "acknowledgement_suppressed" in kinds and "identity_requested" not in kinds
