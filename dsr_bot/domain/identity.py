@@ -18,6 +18,11 @@ from dsr_bot.domain.cases import RequestKind
 COPY_TYPES = frozenset({"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "application/pdf"})
 
 
+# Statuses of a stored ID copy whose encrypted file still exists (not checked yet, being
+# checked, waiting for staff); afterwards the row keeps only the outcome.
+LIVE_COPY = ("pending", "checking", "review")
+
+
 class IdPolicy(enum.StrEnum):
     ALWAYS = "always"  # a shielded ID copy, checked by staff
     ON_DOUBT = "on_doubt"  # a one-time code proves control of the mailbox; staff may still ask

@@ -21,7 +21,7 @@ from dsr_bot.domain.deadlines import (
     compute_deadlines,
     extension_available,
 )
-from dsr_bot.domain.identity import IdentityState, blocks_decision, blocks_draft
+from dsr_bot.domain.identity import LIVE_COPY, IdentityState, blocks_decision, blocks_draft
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound, DsrBotError
 from dsr_bot.nlp.entities import extract_entities
@@ -57,7 +57,8 @@ def _today(now: datetime) -> date:
     return now.astimezone(AMSTERDAM).date()
 
 
-async def _case(session: AsyncSession, reference: str) -> CaseRow:
+async def case_by_reference(session: AsyncSession, reference: str) -> CaseRow:
+    """The case a staff member names, as typed (any case); CaseNotFound otherwise."""
     case = await queries.case_by_reference(session, reference.strip().upper())
     if case is None:
         raise CaseNotFound(reference)
@@ -94,33 +95,29 @@ async def assign(
 ) -> CaseRow:
     if "@" not in assignee:
         raise CaseworkError(f"not an e-mail address: {assignee!r}")
-    case = await _case(session, reference)
+    case = await case_by_reference(session, reference)
     case.assignee = assignee.strip().lower()
     log_event(session, case, now, EventKind.ASSIGNED, actor.who, assignee=case.assignee)
     return case
 
 
-async def pause(
-    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
-) -> CaseRow:
-    """Stop the clock while the person is asked for identifying information (legal.md 1)."""
-    case = await _case(session, reference)
-    if case.state == "closed":
-        raise CaseworkError(f"{case.reference} is closed")
+def pause_clock(session: AsyncSession, case: CaseRow, now: datetime, actor: str) -> bool:
+    """Stop the clock from today, logged; False when it stands still already."""
     if case.paused_since is not None:
-        raise CaseworkError(f"{case.reference} is paused already")
+        return False
     case.paused_since = _today(now)
     case.next_notice_on = None  # the sweep looks again (and finds the clock standing still)
-    log_event(session, case, now, EventKind.CLOCK_PAUSED, actor.who, since=str(case.paused_since))
-    return case
+    log_event(session, case, now, EventKind.CLOCK_PAUSED, actor, since=str(case.paused_since))
+    return True
 
 
-async def resume(
-    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
-) -> CaseRow:
-    case = await _case(session, reference)
+def resume_clock(
+    session: AsyncSession, case: CaseRow, now: datetime, actor: str, settings: Settings
+) -> bool:
+    """Start the clock again, logged: the days it stood still move the due dates. False when
+    it was running."""
     if case.paused_since is None:
-        raise CaseworkError(f"{case.reference} is not paused")
+        return False
     days = max(0, (_today(now) - case.paused_since).days)
     case.paused_days += days
     case.paused_since = None
@@ -131,11 +128,32 @@ async def resume(
         case,
         now,
         EventKind.CLOCK_RESUMED,
-        actor.who,
+        actor,
         paused_days=days,
         promise_due=str(case.promise_due),
         legal_due=str(case.legal_due),
     )
+    return True
+
+
+async def pause(
+    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
+) -> CaseRow:
+    """Stop the clock while the person is asked for identifying information (legal.md 1)."""
+    case = await case_by_reference(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed")
+    if not pause_clock(session, case, now, actor.who):
+        raise CaseworkError(f"{case.reference} is paused already")
+    return case
+
+
+async def resume(
+    session: AsyncSession, reference: str, actor: Actor, now: datetime, settings: Settings
+) -> CaseRow:
+    case = await case_by_reference(session, reference)
+    if not resume_clock(session, case, now, actor.who, settings):
+        raise CaseworkError(f"{case.reference} is not paused")
     return case
 
 
@@ -154,7 +172,7 @@ async def draft_notice(
         raise CaseworkError(f"unknown notice {kind!r}")
     if not reasons.strip():
         raise CaseworkError("give the reasons (--reason): the person reads them")
-    case = await _case(session, reference)
+    case = await case_by_reference(session, reference)
     if case.state == "closed":
         raise CaseworkError(f"{case.reference} is closed")
     context: dict[str, object] = {}
@@ -308,7 +326,7 @@ async def close(
     own copies, so a restored backup can be erased again."""
     if decision not in DECISIONS:
         raise CaseworkError(f"decision must be one of {', '.join(DECISIONS)}")
-    case = await _case(session, reference)
+    case = await case_by_reference(session, reference)
     if case.state == "closed":
         raise CaseworkError(f"{case.reference} is closed already")
     if blocks_decision(IdentityState(case.identity_state), decision):
@@ -355,9 +373,7 @@ async def _close(
     # A closed case needs no ID copy: the identity sweep deletes what is left at its next run.
     await session.execute(
         update(IdCopyRow)
-        .where(
-            IdCopyRow.case_id == case.id, IdCopyRow.status.in_(("pending", "checking", "review"))
-        )
+        .where(IdCopyRow.case_id == case.id, IdCopyRow.status.in_(LIVE_COPY))
         .values(delete_by=now)
         .execution_options(synchronize_session=False)
     )

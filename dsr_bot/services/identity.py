@@ -26,6 +26,7 @@ from dsr_bot.domain.cases import EventKind, RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM, receipt_date
 from dsr_bot.domain.identity import (
     COPY_TYPES,
+    LIVE_COPY,
     SATISFIED,
     DocumentType,
     IdentityState,
@@ -37,13 +38,14 @@ from dsr_bot.domain.identity import (
 )
 from dsr_bot.domain.inbound import InboundMessage
 from dsr_bot.domain.outgoing import new_message_id
-from dsr_bot.errors import CaseNotFound, DsrBotError
+from dsr_bot.errors import DsrBotError
 from dsr_bot.identity.id_check import CheckResult, IdChecker
 from dsr_bot.identity.vault import Vault
 from dsr_bot.nlp.text import strip_history
-from dsr_bot.replies import Replies
+from dsr_bot.replies import Rendered, Replies
 from dsr_bot.secret_key import derive_key, read_secret, secret_file
-from dsr_bot.services.casework import log_event, recompute_due
+from dsr_bot.services import casework
+from dsr_bot.services.casework import log_event
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseRow, IdCopyRow, OutboxRow
 
@@ -51,7 +53,6 @@ log = logging.getLogger(__name__)
 
 CODE_LABEL = b"dsr-bot confirmation codes v1"
 MAX_COPIES_PER_MESSAGE = 5
-LIVE = ("pending", "checking", "review")  # statuses whose file exists
 
 Row = dict[str, Any]
 Event = tuple[EventKind, dict[str, object], str]
@@ -105,23 +106,18 @@ class IdentityDesk:
 
     # --- new cases (the pipeline) -----------------------------------------------------------
 
-    def wanted(self, case: Row) -> IdentityState:
-        """What a new case needs: from its kinds once the classifier is sure, else staff decide."""
-        if case["state"] != "open":
-            return IdentityState.UNDECIDED
-        kinds = [RequestKind(k) for k in case["kinds"]]
-        return initial_identity(policy_for(kinds, self.policies))
-
     def open_case(
         self, case: Row, *, can_ask: bool, verified_before: str | None, now: datetime
     ) -> tuple[Asked, list[Event]]:
         """Set a new case's identity fields. `can_ask`: an acknowledgement goes out that can
         carry the question; `verified_before`: a recent verified case of this person that the
         policy lets this one rely on."""
-        wanted = self.wanted(case)
+        # From its kinds once the classifier is sure of them; a triage case waits for staff.
+        policy = None
         if case["state"] == "open":
-            kinds = [RequestKind(k) for k in case["kinds"]]
-            case["identity_policy"] = policy_for(kinds, self.policies).value
+            policy = policy_for([RequestKind(k) for k in case["kinds"]], self.policies)
+            case["identity_policy"] = policy.value
+        wanted = initial_identity(policy)
         if wanted in (IdentityState.COPY_REQUESTED, IdentityState.CODE_SENT) and verified_before:
             case["identity_state"] = IdentityState.VERIFIED.value
             return Asked(), [(EventKind.IDENTITY_INHERITED, {"from": verified_before}, "system")]
@@ -199,15 +195,10 @@ class IdentityDesk:
 
     # --- mail to the person ----------------------------------------------------------------
 
-    def mail_to_person(
-        self, case: CaseRow, template: str, now: datetime, **context: Any
-    ) -> Row | None:
-        """An outbox row for the person on the channel the request came in on; None when there
-        is no address to write to (the case log says so)."""
-        if case.channel != "email" or "@" not in case.requester:
-            return None
+    def render(self, case: CaseRow, template: str, **context: Any) -> Rendered:
+        """A message to the person of `case`, in their language, from their profile."""
         profile = self.settings.profiles[case.profile]
-        rendered = self.replies.render(
+        return self.replies.render(
             template,
             case.language,
             name=case.requester_name,
@@ -220,6 +211,16 @@ class IdentityDesk:
             channel=case.channel,
             **context,
         )
+
+    def mail_to_person(
+        self, case: CaseRow, template: str, now: datetime, **context: Any
+    ) -> Row | None:
+        """An outbox row for the person on the channel the request came in on; None when there
+        is no address to write to (the case log says so)."""
+        if case.channel != "email" or "@" not in case.requester:
+            return None
+        profile = self.settings.profiles[case.profile]
+        rendered = self.render(case, template, **context)
         return queries.outbox_row(
             case_id=case.id,
             kind=template,
@@ -244,7 +245,9 @@ class IdentityDesk:
         """Delete every stored copy of the case; the rows keep only that they were deleted."""
         rows = list(
             await session.scalars(
-                select(IdCopyRow).where(IdCopyRow.case_id == case.id, IdCopyRow.status.in_(LIVE))
+                select(IdCopyRow).where(
+                    IdCopyRow.case_id == case.id, IdCopyRow.status.in_(LIVE_COPY)
+                )
             )
         )
         for row in rows:
@@ -267,41 +270,10 @@ async def queue(session: AsyncSession, row: Row | None) -> int | None:
 
 
 async def _case(session: AsyncSession, reference: str) -> CaseRow:
-    case = await queries.case_by_reference(session, reference.strip().upper())
-    if case is None:
-        raise CaseNotFound(reference)
+    case = await casework.case_by_reference(session, reference)
     if case.state == "closed":
         raise IdentityError(f"{case.reference} is closed")
     return case
-
-
-def resume_clock(case: CaseRow, settings: Settings, now: datetime) -> int | None:
-    """End a pause (identity asked for): the days it stood still move the deadlines."""
-    if case.paused_since is None:
-        return None
-    days = max(0, (now.astimezone(AMSTERDAM).date() - case.paused_since).days)
-    case.paused_days += days
-    case.paused_since = None
-    case.next_notice_on = None
-    recompute_due(case, settings)
-    return days
-
-
-def _resume_logged(
-    session: AsyncSession, case: CaseRow, settings: Settings, now: datetime, actor: str
-) -> None:
-    days = resume_clock(case, settings, now)
-    if days is not None:
-        log_event(
-            session,
-            case,
-            now,
-            EventKind.CLOCK_RESUMED,
-            actor,
-            paused_days=days,
-            promise_due=str(case.promise_due),
-            legal_due=str(case.legal_due),
-        )
 
 
 async def request_copy(
@@ -328,10 +300,7 @@ async def request_copy(
         raise IdentityError(f"{case.reference}: no e-mail address to send the request to")
     case.identity_state = IdentityState.COPY_REQUESTED.value
     case.identity_requested_at = now
-    if case.paused_since is None:
-        case.paused_since = now.astimezone(AMSTERDAM).date()
-        case.next_notice_on = None
-        log_event(session, case, now, EventKind.CLOCK_PAUSED, actor, since=str(case.paused_since))
+    casework.pause_clock(session, case, now, actor)
     log_event(
         session,
         case,
@@ -367,7 +336,7 @@ async def verify(
     log_event(
         session, case, now, EventKind.IDENTITY_VERIFIED, actor, document=kind.value, copies=deleted
     )
-    _resume_logged(session, case, desk.settings, now, actor)
+    casework.resume_clock(session, case, now, actor, desk.settings)
     return case
 
 
@@ -419,7 +388,7 @@ async def waive(
     log_event(
         session, case, now, EventKind.IDENTITY_WAIVED, actor, reason=reason.strip(), copies=deleted
     )
-    _resume_logged(session, case, desk.settings, now, actor)
+    casework.resume_clock(session, case, now, actor, desk.settings)
     return case
 
 

@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.deadlines import AMSTERDAM
-from dsr_bot.domain.identity import WAITING, IdentityState, identity_steps, lapse_date
+from dsr_bot.domain.identity import LIVE_COPY, WAITING, IdentityState, identity_steps, lapse_date
 from dsr_bot.errors import UnreadableImage
 from dsr_bot.identity.id_check import CheckResult
 from dsr_bot.identity.vault import VaultError
 from dsr_bot.services import casework
 from dsr_bot.services.casework import log_event
-from dsr_bot.services.identity import IdentityDesk, queue, resume_clock
+from dsr_bot.services.identity import IdentityDesk, queue
 from dsr_bot.store.tables import CaseRow, DraftRow, IdCopyRow, NoticeRow
 
 log = logging.getLogger(__name__)
@@ -165,18 +165,7 @@ class IdentityWorker:
                 log_event(session, case, now, EventKind.IDENTITY_COPY_CHECKED, "system", **detail)
                 if case.identity_state == IdentityState.COPY_REQUESTED:
                     case.identity_state = IdentityState.COPY_RECEIVED.value
-                    days = resume_clock(case, self._desk.settings, now)
-                    if days is not None:
-                        log_event(
-                            session,
-                            case,
-                            now,
-                            EventKind.CLOCK_RESUMED,
-                            "system",
-                            paused_days=days,
-                            promise_due=str(case.promise_due),
-                            legal_due=str(case.legal_due),
-                        )
+                    casework.resume_clock(session, case, now, "system", self._desk.settings)
                 return
             # Unshielded or unreadable: the file goes at once; only the kinds of field stay.
             self._desk.vault.delete(row.token)
@@ -299,20 +288,8 @@ class IdentityWorker:
     ) -> None:
         """Nothing came in time: the case closes as "identity not verified", and the notice to
         the person (which names the AP) waits for staff approval."""
-        profile = self._desk.settings.profiles[case.profile]
-        rendered = self._desk.replies.render(
-            "identity_not_verified",
-            case.language,
-            name=case.requester_name,
-            reference=case.reference,
-            received_on=case.received_at.astimezone(AMSTERDAM).date(),
-            organisation=profile.organisation,
-            parent_organisation=profile.parent_organisation,
-            email=profile.email,
-            website=profile.website,
-            channel=case.channel,
-            identity=method,
-            requested_on=asked_on,
+        rendered = self._desk.render(
+            case, "identity_not_verified", identity=method, requested_on=asked_on
         )
         draft = DraftRow(
             case_id=case.id,
@@ -338,7 +315,7 @@ class IdentityWorker:
         rows = list(
             await session.scalars(
                 select(IdCopyRow).where(
-                    IdCopyRow.status.in_(("pending", "checking", "review")),
+                    IdCopyRow.status.in_(LIVE_COPY),
                     IdCopyRow.delete_by <= now,
                 )
             )
@@ -366,9 +343,7 @@ class IdentityWorker:
         async with self._sessions() as session:
             live = set(
                 await session.scalars(
-                    select(IdCopyRow.token).where(
-                        IdCopyRow.status.in_(("pending", "checking", "review"))
-                    )
+                    select(IdCopyRow.token).where(IdCopyRow.status.in_(LIVE_COPY))
                 )
             )
         deleted = 0
