@@ -1,4 +1,5 @@
-"""Wiring: one event loop runs intake, pipeline and outbox; one lifespan starts and stops them."""
+"""Wiring: one event loop runs intake, pipeline, outbox and the console; one lifespan starts and
+stops them."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from dsr_bot.channels.mail_out import MaildirTransport, SmtpTransport
 from dsr_bot.channels.mime import DEFAULT_LIMITS
 from dsr_bot.channels.smtp_intake import SmtpIntake
 from dsr_bot.config import Settings, parse_server_url
+from dsr_bot.console.app import create_app
+from dsr_bot.console.context import ConsoleContext
+from dsr_bot.console.server import ConsoleServer
 from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
-from dsr_bot.services import retention
+from dsr_bot.services import retention, staff
 from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.identity_sweep import IdentityWorker
 from dsr_bot.services.outbox import OutboxSender, Transport
@@ -54,6 +58,8 @@ class Bot:
     watchers: list[ImapWatcher] = field(default_factory=list)
     sweeper: Sweeper | None = None
     identity: IdentityWorker | None = None
+    console: ConsoleContext | None = None
+    console_server: ConsoleServer | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def purge(self) -> None:
@@ -68,6 +74,10 @@ class Bot:
         async with contextlib.AsyncExitStack() as stack:
             if self.intake is not None:
                 await stack.enter_async_context(self.intake)
+            if self.console is not None:
+                self.console_server = ConsoleServer(create_app(self.console), self.settings.console)
+                await stack.enter_async_context(self.console_server)
+                await self._hint_first_account()
             tasks = [
                 asyncio.create_task(w.run(self.stop), name=f"imap-{w.box.name}")
                 for w in self.watchers
@@ -88,10 +98,12 @@ class Bot:
                 )
                 scheduler.start()
             log.info(
-                "dsr-bot running: %s IMAP mailbox(es), SMTP intake %s, outgoing mail to %s",
+                "dsr-bot running: %s IMAP mailbox(es), SMTP intake %s, outgoing mail to %s, "
+                "console %s",
                 len(self.watchers),
                 f"on {self.intake.host}:{self.intake.port}" if self.intake else "off",
                 _describe_transport(self.settings),
+                self.console_server.url if self.console_server else "off",
             )
             stop_wait = asyncio.create_task(self.stop.wait())
             await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -99,7 +111,7 @@ class Bot:
             log.info("stopping: no new mail is taken; finishing what is in hand")
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            await stack.aclose()  # SMTP intake stops listening
+            await stack.aclose()  # SMTP intake and the console stop listening
             done, pending = (
                 await asyncio.wait(tasks, timeout=GRACE_SECONDS) if tasks else (set(), set())
             )
@@ -114,6 +126,14 @@ class Bot:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s stopped with an error: %s", task.get_name(), task.exception())
         log.info("dsr-bot stopped")
+
+    async def _hint_first_account(self) -> None:
+        async with self.sessions() as session:
+            if not await staff.count(session):
+                log.warning(
+                    "no staff accounts yet: create one with "
+                    "`dsr-bot staff add YOU@EXAMPLE.ORG --role admin` to log in to the console"
+                )
 
 
 def _describe_transport(settings: Settings) -> str:
@@ -216,7 +236,29 @@ async def build_bot(
         sweeper = Sweeper(
             sessions=sessions, settings=settings, replies=replies, on_outbox=sender.notify
         )
-        yield Bot(settings, engine, sessions, pipeline, sender, intake, watchers, sweeper, identity)
+        console = (
+            ConsoleContext(
+                settings=settings,
+                sessions=sessions,
+                replies=replies,
+                desk=desk,
+                on_outbox=sender.notify,
+            )
+            if settings.console.enabled
+            else None
+        )
+        yield Bot(
+            settings,
+            engine,
+            sessions,
+            pipeline,
+            sender,
+            intake,
+            watchers,
+            sweeper,
+            identity,
+            console,
+        )
     finally:
         try:
             await stack.aclose()

@@ -18,6 +18,7 @@ from dsr_bot import (
     cli_deadlines,
     cli_identity,
     cli_nlp,
+    cli_staff,
 )
 from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
@@ -291,6 +292,7 @@ cli.add_command(cli_accountability.erasures)
 cli.add_command(cli_accountability.register_)
 cli.add_command(cli_check_id.check_id)
 cli.add_command(cli_identity.identity_group)
+cli.add_command(cli_staff.staff_group)
 
 
 def main() -> None:

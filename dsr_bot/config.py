@@ -204,6 +204,85 @@ class IdentitySettings(_Section):
             raise ConfigError("identity: every reminder day must come before lapse_days")
 
 
+class ConsoleSettings(_Section):
+    enabled: bool = True
+    # host:port to listen on. Env: DSR_BOT_CONSOLE_ADDR.
+    addr: str = "127.0.0.1:8000"
+    # "auto": session cookies are Secure when the browser came over HTTPS (directly, or as a
+    # trusted proxy says in X-Forwarded-Proto); "always" for deployments behind TLS.
+    secure_cookies: Literal["auto", "always"] = "auto"
+    # Proxies whose X-Forwarded-For/-Proto headers are believed (comma-separated addresses).
+    forwarded_allow_ips: str = "127.0.0.1"
+    session_idle_minutes: int = Field(60, ge=5, le=24 * 60)
+    session_max_hours: int = Field(12, ge=1, le=7 * 24)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_lock_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Four eyes: someone other than its writer approves a draft. Always on for refusals.
+    four_eyes: bool = True
+    page_size: int = Field(50, ge=10, le=500)
+
+    @field_validator("addr")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"must be host:port, such as 127.0.0.1:8000, not {v!r}")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.addr.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+
+class TaskSettings(_Section):
+    """The checklist a case gets for each kind it is about, in the order shown (Dutch: the
+    console is in Dutch). An empty list: no checklist for that kind."""
+
+    access: tuple[str, ...] = (
+        "Zoek de persoon op in het CRM",
+        "Zoek de persoon op in de leeromgeving",
+        "Zoek in de mailbox naar berichten van en over de persoon",
+        "Stel het overzicht en de export samen",
+    )
+    rectification: tuple[str, ...] = (
+        "Pas de gegevens aan in het CRM",
+        "Pas de gegevens aan in de leeromgeving",
+        "Informeer de ontvangers van de gegevens (art. 19 AVG)",
+    )
+    erasure: tuple[str, ...] = (
+        "Ga na of een bewaarplicht geldt (bijv. fiscale administratie)",
+        "Wis de gegevens in het CRM",
+        "Wis de gegevens in de leeromgeving",
+        "Wis de berichten in de mailbox",
+        "Informeer de ontvangers van de gegevens (art. 19 AVG)",
+    )
+    restriction: tuple[str, ...] = (
+        "Markeer de gegevens als beperkt in het CRM en de leeromgeving",
+        "Informeer de ontvangers van de gegevens (art. 19 AVG)",
+    )
+    portability: tuple[str, ...] = (
+        "Exporteer de gegevens uit het CRM en de leeromgeving (CSV of JSON)",
+        "Controleer de export op gegevens van anderen",
+    )
+    objection: tuple[str, ...] = (
+        "Zet de persoon op de lijst voor geen nieuwsbrief, marketing of bellen",
+        "Beoordeel of het verwerken toch door moet gaan (dwingende gronden)",
+    )
+    complaint: tuple[str, ...] = (
+        "Zoek uit wat er is gebeurd",
+        "Bespreek de klacht met de privacy officer",
+    )
+    other: tuple[str, ...] = ()
+
+    def for_kind(self, kind: str) -> tuple[str, ...]:
+        titles: tuple[str, ...] = getattr(self, kind, ())
+        return titles
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -221,6 +300,8 @@ class Settings(_Section):
     staff: StaffSettings = StaffSettings()
     retention: RetentionSettings = RetentionSettings()
     identity: IdentitySettings = IdentitySettings()
+    console: ConsoleSettings = ConsoleSettings()
+    tasks: TaskSettings = TaskSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("mailboxes")
@@ -306,6 +387,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "DSR_BOT_IMAP_URL": ("mailboxes", "0", "imap_url"),
     "DSR_BOT_SMTP_URL": ("mail", "smtp_url"),
     "DSR_BOT_MAIL_FROM": ("mail", "from"),
+    "DSR_BOT_CONSOLE_ADDR": ("console", "addr"),
 }
 
 

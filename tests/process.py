@@ -23,7 +23,13 @@ class BotProcess:
             config += "\n[staff]\ndaily_digest = false\n"  # tests count the mail that goes out
         self.config_path.write_text(config)
         self.log_path = workdir / "dsr-bot.log"
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        # A free port for the console, so tests never compete for 8000.
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DSR_BOT_CONSOLE_ADDR": "127.0.0.1:0",
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

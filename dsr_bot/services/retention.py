@@ -1,7 +1,8 @@
 """The retention purge: closed cases go, with everything about them, a set time after closing.
 
 Messages that never became a case (ignored or quarantined) go the same time after they arrived.
-ID material follows its own, stricter rule (issue 5). The event log is append-only; the purge may
+ID material follows its own, stricter rule (issue 5). The staff audit log is kept as long as
+closed cases; failed logins for a day. The event log is append-only; the purge may
 delete the events of purged cases only while its own transaction holds a purge grant.
 """
 
@@ -16,15 +17,19 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.store.tables import (
+    AuditRow,
     Base,
     CaseEventRow,
     CaseRow,
     DraftRow,
     IdCopyRow,
+    LabelCorrectionRow,
+    LoginFailureRow,
     MessageRow,
     NoticeRow,
     OutboxRow,
     PurgeGrantRow,
+    TaskRow,
 )
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ _BY_CASE: tuple[type[Base], ...] = (
     OutboxRow,
     MessageRow,
     IdCopyRow,
+    TaskRow,
+    LabelCorrectionRow,
     CaseEventRow,
 )
 
@@ -73,6 +80,8 @@ async def purge(
         loose = (MessageRow.case_id.is_(None), MessageRow.stored_at < cutoff)
         report.rows["messages"] += await _count(session, MessageRow, *loose)
         report.rows["cases"] = len(ids)
+        # Staff actions outside cases (logins, accounts, exports) are kept as long as cases.
+        report.rows["audit_log"] = await _count(session, AuditRow, AuditRow.at < cutoff)
         if dry_run:
             await session.rollback()
             return report
@@ -85,6 +94,11 @@ async def purge(
                 await session.execute(delete(table).where(column.in_(chunk)))
             await session.execute(delete(CaseRow).where(CaseRow.id.in_(chunk)))
         await session.execute(delete(MessageRow).where(*loose))
+        await session.execute(delete(AuditRow).where(AuditRow.at < cutoff))
+        # The login throttle looks back minutes, not days.
+        await session.execute(
+            delete(LoginFailureRow).where(LoginFailureRow.at < now - timedelta(days=1))
+        )
         await session.execute(delete(PurgeGrantRow))
     if any(report.rows.values()):
         log.info(

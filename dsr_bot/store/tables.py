@@ -79,7 +79,7 @@ class CaseRow(Base):
     classified_by: Mapped[str | None] = mapped_column(String(80))
     # The clock (issue 4): due dates as computed at receipt, moved by pauses; the legal deadline
     # in force is extended_due once an extension notice went out (extension_sent_at).
-    promise_due: Mapped[date | None] = mapped_column(Date)
+    promise_due: Mapped[date | None] = mapped_column(Date, index=True)
     legal_due: Mapped[date | None] = mapped_column(Date)
     extended_due: Mapped[date | None] = mapped_column(Date)
     extension_sent_at: Mapped[datetime | None]
@@ -224,6 +224,10 @@ class DraftRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime | None]
     outbox_id: Mapped[int | None] = mapped_column(Integer)
+    # The last staff member who changed the text: under four eyes they may not approve it either.
+    edited_by: Mapped[str | None] = mapped_column(String(320))
+    edited_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class IdCopyRow(Base):
@@ -267,3 +271,91 @@ class PurgeGrantRow(Base):
     __tablename__ = "purge_grants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class StaffRow(Base):
+    """A console account. The password is kept only as an argon2 hash."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # staff, privacy_officer, admin
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleSessionRow(Base):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is kept here, so a
+    copy of the database lets no one in."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailureRow(Base):
+    """A failed login, for the throttle: the account name as a keyed hash (typos and guesses
+    are not kept readable), and the client address."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditRow(Base):
+    """Append-only: staff actions that belong to no case (logins, accounts, exports)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TaskRow(Base):
+    """One step of a case's checklist (from [tasks] in the settings), or one staff added."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(80))  # e.g. "access/2": the same step is added once
+    kind: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(320), index=True)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class LabelCorrectionRow(Base):
+    """Staff changed the labels of a case: what the classifier said and what is right. Exported
+    as training data by `dsr-bot corrections export`."""
+
+    __tablename__ = "label_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[list[Any]] = mapped_column(JSON)
+    after: Mapped[list[Any]] = mapped_column(JSON)
+    model: Mapped[str | None] = mapped_column(String(80))
+    by: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]
