@@ -17,8 +17,6 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = "audit_log is append-only"
-
 
 def upgrade() -> None:
     bind = op.get_bind()
@@ -116,18 +114,18 @@ def upgrade() -> None:
     if bind.dialect.name == "sqlite":
         op.execute(
             "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"  # noqa: S608 - a constant
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
         )
         op.execute(
             "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
             "WHEN NOT EXISTS (SELECT 1 FROM purge_grants) "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"  # noqa: S608 - a constant
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
         )
     else:
         op.execute(
             "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM purge_grants) THEN RETURN OLD; END IF; "
-            f"RAISE EXCEPTION '{APPEND_ONLY}'; END $$"
+            "RAISE EXCEPTION 'audit_log is append-only'; END $$"
         )
         op.execute(
             "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
