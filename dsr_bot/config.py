@@ -220,6 +220,10 @@ class ConsoleSettings(_Section):
     # Four eyes: someone other than its writer approves a draft. Always on for refusals.
     four_eyes: bool = True
     page_size: int = Field(50, ge=10, le=500)
+    # How staff reach the console, for links in mail to staff; empty: http://<addr>.
+    public_url: str = ""
+    # Reply templates changed by an admin in the console are kept here, over the built-in ones.
+    template_overrides: Path = Path("var/templates")
 
     @field_validator("addr")
     @classmethod
@@ -228,6 +232,17 @@ class ConsoleSettings(_Section):
         if not sep or not host or not port.isdigit() or int(port) > 65535:
             raise ValueError(f"must be host:port, such as 127.0.0.1:8000, not {v!r}")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, not {v!r}")
+        return v.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.addr}"
 
     @property
     def host(self) -> str:

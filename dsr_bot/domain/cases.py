@@ -77,6 +77,14 @@ class EventKind(enum.StrEnum):
     IDENTITY_WAIVED = "identity_waived"
     IDENTITY_INHERITED = "identity_inherited"
     IDENTITY_LAPSED = "identity_lapsed"
+    # The console (issue 6).
+    LABELS_CORRECTED = "labels_corrected"
+    TASK_ADDED = "task_added"
+    TASK_ASSIGNED = "task_assigned"
+    TASK_DONE = "task_done"
+    TASK_UNDONE = "task_undone"
+    DRAFT_EDITED = "draft_edited"
+    DRAFT_REJECTED = "draft_rejected"
 
 
 @dataclass(frozen=True, slots=True)
