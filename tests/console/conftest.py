@@ -125,7 +125,9 @@ async def logged_in(app: Starlette) -> AsyncIterator[LoggedIn]:
         opened.append(client)
         response = await sign_in(client, email)
         assert response.status_code == 303, response.text
-        page = await client.get("/cases")
+        # Every signed-in page carries the session's CSRF token (in the logout form), even the
+        # page that says a path does not exist.
+        page = await client.get("/no-such-page")
         token = CSRF_RE.search(page.text)
         assert token, "a signed-in page carries the session's CSRF token"
         client.csrf, client.email = token[1], email
