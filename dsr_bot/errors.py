@@ -9,7 +9,9 @@ Hierarchy::
     ├── ChannelError     a mail or chat server cannot be reached or refused us
     │   └── DeliveryError  an outgoing message was not delivered (the outbox retries it)
     ├── MalformedMessage an incoming message cannot become a case; quarantined with this reason
-    └── UnreadableImage  an ID copy is not a JPEG, PNG or PDF we can open; it is not kept
+    ├── UnreadableImage  an ID copy is not a JPEG, PNG or PDF we can open; it is not kept
+    ├── StaffError       a console account cannot be created or changed as asked
+    └── LoginThrottled   too many failed console logins; says when to try again
 
 The CLI turns a DsrBotError into a one-line message and exit status 2; anything else is a bug and
 shows its traceback.
@@ -60,3 +62,15 @@ class MalformedMessage(DsrBotError):
 
 class UnreadableImage(DsrBotError):
     """An ID copy cannot be opened as an image (wrong type, damaged, too large); it is not kept."""
+
+
+class StaffError(DsrBotError):
+    """A console account cannot be created or changed as asked."""
+
+
+class LoginThrottled(DsrBotError):
+    """Too many failed logins; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after // 60 + 1} minutes")
+        self.retry_after = retry_after

@@ -13,5 +13,14 @@ def setup_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter at INFO can include protocol lines (addresses, subjects): keep it quiet.
-    for noisy in ("imapclient", "aiosmtpd", "mail.log", "aiosqlite", "sqlalchemy", "alembic"):
+    # uvicorn: its start/stop lines repeat ours; errors still show.
+    for noisy in (
+        "imapclient",
+        "aiosmtpd",
+        "mail.log",
+        "aiosqlite",
+        "sqlalchemy",
+        "alembic",
+        "uvicorn",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.config import ConsoleSettings
 from dsr_bot.domain.roles import Role
-from dsr_bot.errors import DsrBotError
+from dsr_bot.errors import LoginThrottled, StaffError
 from dsr_bot.store.tables import AuditRow, ConsoleSessionRow, LoginFailureRow, StaffRow
+
+__all__ = ["LoginThrottled", "StaffError"]  # raised here; callers may name them from here
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +38,6 @@ CLIENT_FACTOR = 4
 _hasher = PasswordHasher()
 # Unknown accounts are checked against this, so a login takes as long either way.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-class StaffError(DsrBotError):
-    """A staff account cannot be created or changed as asked."""
-
-
-class LoginThrottled(DsrBotError):
-    """Too many failed logins; try again after `retry_after` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after // 60 + 1} minutes")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
