@@ -40,8 +40,13 @@ DISCLAIMER = (
     "Datums zijn door dsr-bot berekend om het werk te plannen; dit is geen juridisch advies."
 )
 
-SUBJECT_NOTICES = ("extension_notice", "refusal_notice", "complaint_acknowledgement")
-STAFF_NOTICES = ("staff_reminder", "staff_escalation", "staff_digest")
+SUBJECT_NOTICES = ("extension_notice", "refusal_notice", "complaint_acknowledgement", "answer")
+STAFF_NOTICES = ("staff_reminder", "staff_escalation", "staff_digest", "staff_task_assigned")
+ANSWER_TEXT = {
+    "nl": "Wij hebben uw gegevens in het CRM en de leeromgeving opgezocht.\n\n"
+    "Het overzicht staat hieronder.",
+    "en": "We looked up your data in the CRM and the learning platform.\n\nThe overview is below.",
+}
 
 
 def context(template: str, language: str = "nl", **overrides: Any) -> dict[str, Any]:
@@ -59,6 +64,7 @@ def context(template: str, language: str = "nl", **overrides: Any) -> dict[str, 
         "extension_notice": {**person, "reasons": REASONS[language], "new_due": EXTENDED},
         "refusal_notice": {**person, "reasons": REASONS[language]},
         "complaint_acknowledgement": {**person, "promise_on": PROMISE},
+        "answer": {**person, "reasons": "", "text": ANSWER_TEXT[language]},
         "staff_reminder": {
             "reference": REF,
             "kinds": ["access", "erasure"],
@@ -74,6 +80,17 @@ def context(template: str, language: str = "nl", **overrides: Any) -> dict[str, 
             "working_days_left": 5,
             "extension_possible": True,
             "extended_due": EXTENDED,
+        },
+        "staff_task_assigned": {
+            "reference": REF,
+            "kinds": ["access"],
+            "title": "Zoek de persoon op in het CRM",
+            "assigned_by": "sam@academiewerkendleren.nl",
+            "promise_due": PROMISE,
+            "legal_due": LEGAL,
+            "extended": False,
+            "paused": False,
+            "url": f"https://console.example.nl/cases/{REF}",
         },
         "staff_digest": {
             "today": TODAY,
@@ -137,6 +154,8 @@ def render(replies: Replies, template: str, language: str, **overrides: Any) -> 
             f"We have received your complaint [{REF}]",
             ("Monday 2 March 2026", "Monday 30 March 2026"),
         ),
+        ("answer", "nl", f"Antwoord op uw verzoek [{REF}]", ("maandag 2 maart 2026",)),
+        ("answer", "en", f"Our answer to your request [{REF}]", ("Monday 2 March 2026",)),
     ],
 )
 def test_a_notice_names_the_reference_and_writes_dates_out(
@@ -465,6 +484,9 @@ def test_no_template_leaves_stray_whitespace_or_syntax(
         ("staff_reminder", "nl", "deadline"),
         ("staff_escalation", "nl", "extended_due"),
         ("staff_digest", "nl", "overdue"),
+        ("answer", "nl", "text"),
+        ("answer", "en", "organisation"),
+        ("staff_task_assigned", "nl", "url"),
     ],
 )
 def test_a_missing_variable_is_an_error_not_a_blank(
@@ -474,3 +496,43 @@ def test_a_missing_variable_is_an_error_not_a_blank(
     del variables[missing]
     with pytest.raises(jinja2.UndefinedError, match=f"'{missing}' is undefined"):
         replies.render(template, language, **variables)
+
+
+# --- the answer and the task mail -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_an_answer_puts_staffs_text_between_greeting_and_closing(
+    replies: Replies, language: str
+) -> None:
+    body = render(replies, "answer", language).body
+    greeting, _, rest = body.partition("\n\n")
+    assert greeting == ("Beste Fatima el Amrani," if language == "nl" else "Dear Fatima el Amrani,")
+    assert ANSWER_TEXT[language] in rest
+    assert rest.index(REF) < rest.index(ANSWER_TEXT[language]) < rest.index(ORGANISATION)
+    assert AP_FORM[language] in body
+
+
+@pytest.mark.parametrize(
+    ("extended", "paused", "present", "absent"),
+    [
+        (False, False, ("De wettelijke termijn: donderdag 2 april 2026",), ("verlengd", "stil")),
+        (True, True, ("De wettelijke termijn (verlengd): donderdag 2 april 2026", "stil"), ()),
+    ],
+)
+def test_the_task_mail_names_the_step_the_dates_and_the_link(
+    replies: Replies,
+    extended: bool,
+    paused: bool,
+    present: tuple[str, ...],
+    absent: tuple[str, ...],
+) -> None:
+    rendered = render(replies, "staff_task_assigned", "nl", extended=extended, paused=paused)
+    assert rendered.subject == f"Nieuwe taak voor u in zaak {REF}"
+    assert "Taak: Zoek de persoon op in het CRM" in rendered.body
+    assert f"https://console.example.nl/cases/{REF}" in rendered.body
+    assert "maandag 30 maart 2026" in rendered.body and "(inzage)" in rendered.body
+    for text in present:
+        assert text in rendered.body
+    for text in absent:
+        assert text not in rendered.body

@@ -2,7 +2,8 @@
 
 Every action is one transaction that also appends to the case's event log, with the staff
 member as actor. Substantive messages to the person are drafts until someone approves them, and
-nobody approves their own draft (four eyes).
+`approve` is the only way a draft reaches the outbox. Four eyes (`console.four_eyes`, always for
+refusals): the approver is neither the draft's writer nor its last editor.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ from dsr_bot.store.tables import (
 )
 
 DECISIONS = ("answered", "erased", "refused", "withdrawn", "identity_not_verified", "not_privacy")
+# Drafts that say no to the person: four eyes whatever the settings say.
+REFUSALS = frozenset({"refusal_notice", "identity_not_verified"})
+# What staff may draft; an answer is their own text inside the greeting and closing.
+DRAFT_KINDS = ("answer", "extension_notice", "refusal_notice")
+MAX_SUBJECT = 300
+MAX_BODY = 50_000
 
 
 class CaseworkError(DsrBotError):
@@ -157,6 +164,38 @@ async def resume(
     return case
 
 
+def plain_text(text: str) -> str:
+    """Text from a form as it goes in a mail: Unix line ends, no trailing spaces."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+async def draft_answer(
+    session: AsyncSession,
+    reference: str,
+    text: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    replies: Replies,
+) -> DraftRow:
+    """A reply in staff's own words; the answer template adds the greeting, the reference and
+    the closing in the case's language. Sent only once someone approves it."""
+    text = plain_text(text)
+    if not text:
+        raise CaseworkError("write the text of the answer")
+    if len(text) > MAX_BODY:
+        raise CaseworkError(f"an answer has at most {MAX_BODY} characters")
+    case = await case_by_reference(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed")
+    draft = await _render_draft(
+        session, case, "answer", "", {"text": text}, actor.who, now, settings, replies, keep=False
+    )
+    log_event(session, case, now, EventKind.DRAFTED, actor.who, draft=draft.id, notice="answer")
+    return draft
+
+
 async def draft_notice(
     session: AsyncSession,
     reference: str,
@@ -170,7 +209,8 @@ async def draft_notice(
     """An extension notice (Art. 12(3)) or an Art. 12(4) notice, for someone else to approve."""
     if kind not in ("extension_notice", "refusal_notice"):
         raise CaseworkError(f"unknown notice {kind!r}")
-    if not reasons.strip():
+    reasons = plain_text(reasons)
+    if not reasons:
         raise CaseworkError("give the reasons (--reason): the person reads them")
     case = await case_by_reference(session, reference)
     if case.state == "closed":
@@ -203,7 +243,11 @@ async def _render_draft(
     now: datetime,
     settings: Settings,
     replies: Replies,
+    *,
+    keep: bool = True,
 ) -> DraftRow:
+    """The draft from its template; `keep`: the context goes in its detail too (not an
+    answer's text, which is the body itself)."""
     profile = settings.profiles[case.profile]
     rendered = replies.render(
         kind,
@@ -218,13 +262,16 @@ async def _render_draft(
         website=profile.website,
         **context,
     )
+    detail = (
+        ({k: str(v) for k, v in context.items()} | {"reasons": reasons.strip()}) if keep else {}
+    )
     draft = DraftRow(
         case_id=case.id,
         kind=kind,
         language=case.language,
         subject=rendered.subject,
         body=rendered.body,
-        detail={k: str(v) for k, v in context.items()} | {"reasons": reasons.strip()},
+        detail=detail,
         status="draft",
         created_by=created_by,
         created_at=now,
@@ -250,13 +297,33 @@ async def _draft(session: AsyncSession, draft_id: int) -> DraftRow:
     return draft
 
 
+def four_eyes(draft: DraftRow, settings: Settings) -> bool:
+    """Whether someone other than the writer and the last editor must approve this draft."""
+    return settings.console.four_eyes or draft.kind in REFUSALS
+
+
+def approval_conflict(draft: DraftRow, who: str, settings: Settings) -> str | None:
+    """Why `who` may not approve this draft under four eyes ("wrote", "edited"), or None."""
+    if not four_eyes(draft, settings):
+        return None
+    if draft.created_by == who:
+        return "wrote"
+    if draft.edited_by == who:
+        return "edited"
+    return None
+
+
 async def approve(
     session: AsyncSession, draft_id: int, actor: Actor, now: datetime, settings: Settings
 ) -> DraftRow:
-    """Send a draft: it goes to the outbox, on the channel the request came in on."""
+    """Send a draft: it goes to the outbox, on the channel the request came in on. The only
+    way a draft is ever sent, and always with a DRAFT_APPROVED event."""
     draft = await _draft(session, draft_id)
-    if draft.created_by == actor.who:
-        raise CaseworkError("four eyes: someone other than its writer approves a draft")
+    conflict = approval_conflict(draft, actor.who, settings)
+    if conflict:
+        raise CaseworkError(
+            f"four eyes: someone other than who {conflict} draft {draft.id} approves it"
+        )
     case = await session.get(CaseRow, draft.case_id)
     assert case is not None
     if blocks_draft(IdentityState(case.identity_state), draft.kind):
@@ -309,6 +376,48 @@ async def discard(session: AsyncSession, draft_id: int, actor: Actor, now: datet
     assert case is not None
     draft.status, draft.decided_by, draft.decided_at = "discarded", actor.who, now
     log_event(session, case, now, EventKind.DRAFT_DISCARDED, actor.who, draft=draft.id)
+    return draft
+
+
+async def edit_draft(
+    session: AsyncSession, draft_id: int, subject: str, body: str, actor: Actor, now: datetime
+) -> bool:
+    """Change a draft's text before it is approved; the editor is kept, since under four eyes
+    they may not approve it either. False when nothing changed."""
+    draft = await _draft(session, draft_id)
+    subject, body = " ".join(subject.split()), plain_text(body)
+    if not subject or not body:
+        raise CaseworkError("a draft needs a subject and a text")
+    if len(subject) > MAX_SUBJECT or len(body) > MAX_BODY:
+        raise CaseworkError(f"at most {MAX_SUBJECT} characters of subject, {MAX_BODY} of text")
+    body += "\n"  # as rendered drafts end
+    if (subject, body) == (draft.subject, draft.body):
+        return False
+    draft.subject, draft.body = subject, body
+    draft.edited_by, draft.edited_at = actor.who, now
+    case = await session.get(CaseRow, draft.case_id)
+    assert case is not None
+    log_event(session, case, now, EventKind.DRAFT_EDITED, actor.who, draft=draft.id)
+    return True
+
+
+async def reject_draft(
+    session: AsyncSession, draft_id: int, reason: str, actor: Actor, now: datetime
+) -> DraftRow:
+    """Not sent: the writer reads the reason on the case and drafts again."""
+    draft = await _draft(session, draft_id)
+    reason = plain_text(reason)
+    if not reason:
+        raise CaseworkError("give the reason: the writer of the draft reads it")
+    if len(reason) > MAX_SUBJECT * 10:
+        raise CaseworkError(f"a reason has at most {MAX_SUBJECT * 10} characters")
+    case = await session.get(CaseRow, draft.case_id)
+    assert case is not None
+    draft.status, draft.decided_by, draft.decided_at = "rejected", actor.who, now
+    draft.reject_reason = reason
+    log_event(
+        session, case, now, EventKind.DRAFT_REJECTED, actor.who, draft=draft.id, reason=reason
+    )
     return draft
 
 

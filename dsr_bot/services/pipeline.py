@@ -36,6 +36,7 @@ from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
 from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
+from dsr_bot.services import tasks
 from dsr_bot.services.identity import Asked, IdentityDesk
 from dsr_bot.store import queries
 from dsr_bot.store.tables import (
@@ -46,6 +47,7 @@ from dsr_bot.store.tables import (
     IdCopyRow,
     MessageRow,
     OutboxRow,
+    TaskRow,
 )
 
 log = logging.getLogger(__name__)
@@ -582,6 +584,8 @@ class Pipeline:
         new_cases = [p.new_case for p in ordered if p.new_case is not None]
         await _insert_with_ids(session, CaseRow, new_cases)
         await queries.insert_rows(session, DraftRow, self._complaint_drafts(new_cases, now))
+        checklists = tasks.checklist_rows(new_cases, self._settings.tasks, now)
+        await queries.insert_rows(session, TaskRow, checklists)
         for plan in ordered:
             if plan.ack is not None:
                 plan.ack["case_id"] = plan.case_id

@@ -19,7 +19,14 @@ from dsr_bot.services import casework, identity
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.pipeline import Pipeline
-from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow, OutboxRow
+from dsr_bot.store.tables import (
+    CaseEventRow,
+    CaseRow,
+    DraftRow,
+    ErasureLedgerRow,
+    MessageRow,
+    OutboxRow,
+)
 from tests.conftest import FixedClassifier, make_settings, request_mail
 
 RECEIVED = datetime(2026, 11, 4, 10, 0, tzinfo=AMSTERDAM)  # promise 2 Dec, legal 4 Dec 2026
@@ -191,3 +198,98 @@ async def test_closing_as_erased_records_hashes_and_scrubs_the_bots_own_copies(
     assert [row.kind for row in ledger] == ["email"]
     assert all("jan@example.nl" not in row.digest for row in ledger)
     assert bodies == ["[gewist]"]
+
+
+CAROL = Actor("carol@example.nl")
+
+
+async def test_without_four_eyes_a_writer_sends_a_notice_but_never_their_own_refusal(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    relaxed = make_settings(database_url, tmp_path, console={"four_eyes": False})
+    async with sessions.begin() as s:
+        extension = await casework.draft_notice(
+            s, REF, "extension_notice", "Vier systemen.", ANNE, at(20), relaxed, Replies()
+        )
+        refusal = await casework.draft_notice(
+            s, REF, "refusal_notice", "Geen gegevens.", ANNE, at(20), relaxed, Replies()
+        )
+    async with sessions.begin() as s:
+        await casework.approve(s, extension.id, ANNE, at(20), relaxed)
+    with pytest.raises(CaseworkError, match="four eyes"):
+        async with sessions.begin() as s:
+            await casework.approve(s, refusal.id, ANNE, at(20), relaxed)
+    async with sessions() as s:
+        kinds = list(
+            await s.scalars(select(OutboxRow.kind).where(OutboxRow.kind != "acknowledgement"))
+        )
+    assert kinds == ["extension_notice"]
+
+
+async def test_the_last_editor_of_a_draft_does_not_approve_it_either(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    async with sessions.begin() as s:
+        draft = await casework.draft_notice(
+            s, REF, "extension_notice", "Vier systemen.", ANNE, at(20), settings, Replies()
+        )
+    async with sessions.begin() as s:
+        assert not await casework.edit_draft(s, draft.id, draft.subject, draft.body, BOB, at(20))
+        assert await casework.edit_draft(
+            s, draft.id, draft.subject, draft.body + "\r\nNog een zin.  ", BOB, at(20)
+        )
+    with pytest.raises(CaseworkError, match="four eyes: someone other than who edited"):
+        async with sessions.begin() as s:
+            await casework.approve(s, draft.id, BOB, at(20), settings)
+    async with sessions.begin() as s:
+        sent = await casework.approve(s, draft.id, CAROL, at(20), settings)
+    assert sent.body.endswith("\nNog een zin.\n") and sent.edited_by == BOB.who
+    async with sessions() as s:
+        logged = [
+            (e.kind, e.actor)
+            for e in await s.scalars(select(CaseEventRow).order_by(CaseEventRow.id))
+            if e.kind.startswith("draft")
+        ]
+        [mail] = list(
+            await s.scalars(select(OutboxRow).where(OutboxRow.kind == "extension_notice"))
+        )
+    assert logged == [
+        ("drafted", ANNE.who),
+        ("draft_edited", BOB.who),
+        ("draft_approved", CAROL.who),
+    ]
+    assert mail.body == sent.body
+
+
+async def test_a_rejected_draft_keeps_its_reason_and_is_never_sent(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    async with sessions.begin() as s:
+        draft = await casework.draft_answer(
+            s, REF, "Hier is uw overzicht.", ANNE, at(20), settings, Replies()
+        )
+    assert draft.kind == "answer" and "Hier is uw overzicht." in draft.body
+    assert draft.detail == {}  # the text is the body; not kept twice
+    with pytest.raises(CaseworkError, match="give the reason"):
+        async with sessions.begin() as s:
+            await casework.reject_draft(s, draft.id, "  ", BOB, at(21))
+    async with sessions.begin() as s:
+        await casework.reject_draft(s, draft.id, "Noem de bewaartermijn.", BOB, at(21))
+    for attempt in (
+        lambda s: casework.approve(s, draft.id, CAROL, at(21), settings),
+        lambda s: casework.edit_draft(s, draft.id, "x", "y", ANNE, at(21)),
+    ):
+        with pytest.raises(CaseworkError, match="was rejected already"):
+            async with sessions.begin() as s:
+                await attempt(s)
+    async with sessions() as s:
+        row = await s.get(DraftRow, draft.id)
+        answers = list(await s.scalars(select(OutboxRow).where(OutboxRow.kind == "answer")))
+    assert row is not None and (row.status, row.reject_reason) == (
+        "rejected",
+        "Noem de bewaartermijn.",
+    )
+    assert answers == []
