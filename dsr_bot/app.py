@@ -199,7 +199,7 @@ async def build_bot(
         )
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))
-        replies = Replies()
+        replies = Replies(override_dir=settings.console.template_overrides)
         desk = IdentityDesk.from_settings(settings, replies)
         desk.vault.ensure()
         identity = IdentityWorker(sessions=sessions, desk=desk, on_outbox=sender.notify)

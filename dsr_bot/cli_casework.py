@@ -83,7 +83,14 @@ def _draft_command(name: str, kind: str, doc: str) -> click.Command:
         draft = in_transaction(
             settings,
             lambda s: casework.draft_notice(
-                s, reference, kind, reason, actor, _now(), settings, Replies()
+                s,
+                reference,
+                kind,
+                reason,
+                actor,
+                _now(),
+                settings,
+                Replies(override_dir=settings.console.template_overrides),
             ),
         )
         click.echo(

@@ -33,7 +33,9 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _desk(settings: Settings) -> IdentityDesk:
-    return IdentityDesk.from_settings(settings, Replies())
+    return IdentityDesk.from_settings(
+        settings, Replies(override_dir=settings.console.template_overrides)
+    )
 
 
 def _now() -> datetime:

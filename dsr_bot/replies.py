@@ -1,13 +1,26 @@
-"""Rendering messages to data subjects from Jinja2 templates in templates/<language>/."""
+"""Rendering messages to data subjects from Jinja2 templates in templates/<language>/.
+
+An admin may replace a template in the console. The replacement is kept as a file of the same
+name under an override directory (`console.template_overrides`), which is searched first; the
+built-in templates stay untouched, so deleting the file brings the built-in text back. Before a
+replacement is saved, reply_check.py tries it (`check_template`).
+
+Templates run in Jinja's sandbox: text edited in a browser must not reach Python internals.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import SandboxedEnvironment
 
 from dsr_bot.errors import ConfigError
 
@@ -37,25 +50,175 @@ class Rendered:
     body: str
 
 
+class _Shadowed(jinja2.BaseLoader):
+    """The built-in templates, each out of date as soon as an override of it appears: a cached
+    built-in would otherwise hide a replacement saved after it was first loaded."""
+
+    def __init__(self, builtin: jinja2.BaseLoader, override_dir: Path) -> None:
+        self._builtin = builtin
+        self._override_dir = override_dir
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = self._builtin.get_source(environment, template)
+        shadow = self._override_dir.joinpath(*split_template_path(template))
+
+        def fresh() -> bool:
+            return (uptodate is None or uptodate()) and not shadow.exists()
+
+        return source, filename, fresh
+
+    def list_templates(self) -> list[str]:
+        return self._builtin.list_templates()
+
+
+def environment(loader: jinja2.BaseLoader, *, auto_reload: bool) -> SandboxedEnvironment:
+    """The Jinja environment of every reply: sandboxed, strict about unknown names."""
+    env = SandboxedEnvironment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=auto_reload,
+    )
+    env.filters["long_date"] = long_date
+    return env
+
+
+def template_loader(templates_dir: Path, override_dir: Path | None) -> jinja2.BaseLoader:
+    """The overrides first, then the built-in templates."""
+    builtin = jinja2.FileSystemLoader(templates_dir)
+    if override_dir is None:
+        return builtin
+    return jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(override_dir), _Shadowed(builtin, override_dir)]
+    )
+
+
+def render_with(env: jinja2.Environment, template: str, language: str, context: Any) -> Rendered:
+    """A mail's subject (one line) and body from `template` in `language`."""
+    if language not in LANGUAGES:
+        language = "nl"
+    context = {"language": language, **context}
+    subject = env.get_template(f"{language}/{template}.subject.j2").render(context)
+    body = env.get_template(f"{language}/{template}.body.j2").render(context)
+    return Rendered(subject=" ".join(subject.split()), body=body.strip() + "\n")
+
+
 class Replies:
-    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+    def __init__(
+        self, templates_dir: Path = TEMPLATES_DIR, *, override_dir: Path | None = None
+    ) -> None:
         if not templates_dir.is_dir():
             raise ConfigError(f"templates directory not found: {templates_dir}")
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates_dir),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # noqa: S701 - plain-text mail, never rendered as HTML
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,  # no stat() per render: templates change with a restart
+        self.override_dir = override_dir
+        # Without overrides no stat() per render: the templates change only with a release.
+        # With them, a template saved in the console counts from the next mail on.
+        self._env = environment(
+            template_loader(templates_dir, override_dir), auto_reload=override_dir is not None
         )
-        self._env.filters["long_date"] = long_date
 
     def render(self, template: str, language: str, **context: Any) -> Rendered:
-        if language not in LANGUAGES:
-            language = "nl"
-        context = {"language": language, **context}
-        subject = self._env.get_template(f"{language}/{template}.subject.j2").render(context)
-        body = self._env.get_template(f"{language}/{template}.body.j2").render(context)
-        return Rendered(subject=" ".join(subject.split()), body=body.strip() + "\n")
+        return render_with(self._env, template, language, context)
+
+
+# --- the templates an admin may replace ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFile:
+    """One file of templates/<language>/: a mail's subject or body, or shared macros (_*.j2)."""
+
+    language: str
+    name: str  # acknowledgement.body.j2
+
+    @property
+    def path(self) -> str:
+        return f"{self.language}/{self.name}"
+
+    @property
+    def is_macros(self) -> bool:
+        return self.name.startswith("_")
+
+    @property
+    def template(self) -> str:
+        """The mail it belongs to (acknowledgement), or the macro file's stem (_identity)."""
+        return self.name.removesuffix(".j2").removesuffix(".body").removesuffix(".subject")
+
+    @property
+    def part(self) -> str:
+        if self.is_macros:
+            return "macros"
+        return "subject" if self.name.endswith(".subject.j2") else "body"
+
+
+def template_files(templates_dir: Path = TEMPLATES_DIR) -> list[TemplateFile]:
+    """Every built-in template file, per language: only these may be replaced."""
+    found = []
+    for language in LANGUAGES:
+        folder = templates_dir / language
+        if not folder.is_dir():
+            continue
+        names = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file() and (p.name.endswith((".subject.j2", ".body.j2")) or _is_macros(p))
+        )
+        found += [TemplateFile(language, name) for name in names]
+    return found
+
+
+def _is_macros(path: Path) -> bool:
+    return path.name.startswith("_") and path.suffix == ".j2"
+
+
+def template_file(
+    language: str, name: str, templates_dir: Path = TEMPLATES_DIR
+) -> TemplateFile | None:
+    """The template file so named, when it is one of the built-in ones; None for anything else
+    (a typo, or a path that tries to leave the templates directory)."""
+    wanted = TemplateFile(language, name)
+    return wanted if wanted in template_files(templates_dir) else None
+
+
+def builtin_text(file: TemplateFile, templates_dir: Path = TEMPLATES_DIR) -> str:
+    return (templates_dir / file.language / file.name).read_text(encoding="utf-8")
+
+
+def override_text(file: TemplateFile, override_dir: Path) -> str | None:
+    try:
+        return (override_dir / file.language / file.name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def normalise_text(text: str) -> str:
+    """As a browser sends a textarea (CRLF), kept as the built-in files are (LF, final newline)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def save_override(file: TemplateFile, text: str, override_dir: Path) -> None:
+    """Written whole or not at all: a half-written template is never read."""
+    folder = override_dir / file.language
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, folder / file.name)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def remove_override(file: TemplateFile, override_dir: Path) -> bool:
+    """Back to the built-in text; False when there was no replacement."""
+    try:
+        (override_dir / file.language / file.name).unlink()
+    except FileNotFoundError:
+        return False
+    return True

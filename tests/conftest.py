@@ -107,7 +107,7 @@ def make_settings(database_url: str, tmp_path: Path, **sections: Any) -> Setting
         # it on.
         "staff": {"daily_digest": False},
         "identity": {"storage_dir": str(tmp_path / "id-copies")},
-        "console": {"addr": "127.0.0.1:0"},
+        "console": {"addr": "127.0.0.1:0", "template_overrides": str(tmp_path / "templates")},
     }
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(name), dict):
