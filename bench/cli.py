@@ -1,6 +1,7 @@
 """`python -m bench`: the phases in order, with Dovecot and the bot stopped on any exit.
 
-Order: the ID-copy check (it needs no server; `--only id-check` stops there); fill the INBOX
+Order: the ID-copy check (it needs no server; `--only id-check` stops there); the console's
+case list with 10,000 cases (no server either; `--only console` runs it alone); fill the INBOX
 once; bare fetch (its warm-up also warms Dovecot's index cache for the
 bot); one ingest run per database, each into a fresh database so the bot reads the mailbox
 from UID 1; the latency phase reuses the last ingest's bot, already idling. The last run is
@@ -19,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import bare, classifier, id_check, ingest, latency, sweep
+from bench import bare, classifier, console, id_check, ingest, latency, sweep
 from bench.botrun import running
 from bench.corpus import requests
 from bench.databases import database, postgres_problem
@@ -39,7 +40,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("id-check",),
+        choices=("id-check", "console"),
         help="run this phase alone and print its rows (bench/results/latest.json is kept)",
     )
     args = parser.parse_args(argv)
@@ -59,12 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("WARNING")
     started = time.perf_counter()
     results = Results(options=vars(args), machine=machine_facts())
-    say(f"ID-copy check: {id_check.PEOPLE * id_check.TRANSFORMS_EACH * 5} cards, one at a time")
-    results.id_check = id_check.measure()
-    say(f"  ID-copy check: p95 {results.id_check.p95_s:.2f} s")
+    if args.only != "console":
+        say(f"ID-copy check: {id_check.PEOPLE * id_check.TRANSFORMS_EACH * 5} cards, one at a time")
+        results.id_check = id_check.measure()
+        say(f"  ID-copy check: p95 {results.id_check.p95_s:.2f} s")
     if args.only == "id-check":
         results.wall_s = time.perf_counter() - started
         print(table(results), flush=True)
+        return 0
+    # The console's figures are printed and written on their own (bench/results/console.json).
+    console_bench = asyncio.run(console.measure(args.db))
+    if args.only == "console":
+        print(console.table(console_bench), flush=True)
+        say(f"results written to {console.write_json(console_bench)}")
         return 0
     # Short path: Dovecot's unix sockets live below it (sun_path is 108 bytes).
     workdir = Path(tempfile.mkdtemp(prefix="dsrb-", dir="/tmp"))
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     results.wall_s = time.perf_counter() - started
     print(table(results), flush=True)
-    say(f"results written to {write_json(results)}")
+    print("\n" + console.table(console_bench), flush=True)
+    say(f"results written to {write_json(results)} and {console.write_json(console_bench)}")
     return 0
 
 
