@@ -15,6 +15,7 @@ from dsr_bot import (
     cli_accountability,
     cli_casework,
     cli_check_id,
+    cli_corrections,
     cli_deadlines,
     cli_identity,
     cli_nlp,
@@ -293,6 +294,7 @@ cli.add_command(cli_accountability.register_)
 cli.add_command(cli_check_id.check_id)
 cli.add_command(cli_identity.identity_group)
 cli.add_command(cli_staff.staff_group)
+cli.add_command(cli_corrections.corrections)
 
 
 def main() -> None:

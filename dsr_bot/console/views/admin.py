@@ -51,6 +51,7 @@ ACTIONS_NL = {
     "template_changed": "sjabloon gewijzigd",
     "template_reset": "sjabloon terug naar standaard",
     "register_exported": "register geëxporteerd",
+    "corrections_exported": "labelcorrecties geëxporteerd",
 }
 PARTS_NL = {"subject": "onderwerp", "body": "tekst", "macros": "gedeelde teksten"}
 LANGUAGES_NL = {"nl": "Nederlands", "en": "Engels"}
