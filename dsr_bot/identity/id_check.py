@@ -115,6 +115,14 @@ def _render_pdf(data: bytes, max_pixels: int) -> Image.Image:
         pdf.close()
 
 
+def pdf_as_png(data: bytes, *, max_pixels: int = 40_000_000) -> bytes:
+    """The first page of a PDF copy as PNG, for staff to look at: the console's pages allow no
+    plugin or script, so a browser's PDF viewer would show nothing, and a PDF may carry script."""
+    out = io.BytesIO()
+    _render_pdf(data, max_pixels).save(out, "PNG")
+    return out.getvalue()
+
+
 def decode(data: bytes, *, max_pixels: int) -> Gray:
     """The first page of `data` as 8-bit grey; UnreadableImage for anything else."""
     kind = _sniff(data)

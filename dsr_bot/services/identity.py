@@ -39,6 +39,7 @@ from dsr_bot.domain.identity import (
 from dsr_bot.domain.inbound import InboundMessage
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import DsrBotError
+from dsr_bot.identity import id_check
 from dsr_bot.identity.id_check import CheckResult, IdChecker
 from dsr_bot.identity.vault import Vault
 from dsr_bot.nlp.text import strip_history
@@ -390,6 +391,15 @@ async def waive(
     )
     casework.resume_clock(session, case, now, actor, desk.settings)
     return case
+
+
+def viewable(content_type: str, data: bytes) -> tuple[str, bytes]:
+    """A copy as a browser can show it under the console's strict policy: JPEG and PNG as they
+    are, a PDF as a PNG of its first page (no viewer plugin, no script in the PDF)."""
+    media = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}.get(content_type, content_type)
+    if media in ("image/jpeg", "image/png"):
+        return media, data
+    return "image/png", id_check.pdf_as_png(data)
 
 
 async def view_copy(

@@ -85,7 +85,9 @@ class CleanCopy:
         return CheckResult(findings=())
 
 
-async def copy_in_review(ctx: ConsoleContext, clock: Clock, image: bytes) -> str:
+async def copy_in_review(
+    ctx: ConsoleContext, clock: Clock, image: bytes, mime: str = "image/png"
+) -> str:
     """An access request, then the person's reply with an ID copy that passed the check."""
     reference = await open_case(ctx, kind=RequestKind.ACCESS)
     replied = NOW + timedelta(days=1)
@@ -94,7 +96,7 @@ async def copy_in_review(ctx: ConsoleContext, clock: Clock, image: bytes) -> str
         subject=f"Re: Uw verzoek {reference}",
         body="Hierbij mijn afgeschermde kopie.",
         received_at=replied,
-        attachments=[("id.png", "image/png", image)],
+        attachments=[("id." + mime.split("/")[1], mime, image)],
     )
     ctx.desk.checker = CleanCopy()
     clock.now = replied
@@ -389,3 +391,16 @@ async def test_closing_as_erased_records_the_erasure_and_scrubs_the_messages(
     async with ctx.sessions() as db:
         ledger = list(await db.scalars(select(ErasureLedgerRow.kind)))
     assert sorted(ledger) == ["email", "phone"]
+
+
+async def test_a_pdf_copy_is_shown_as_an_image_of_its_first_page(
+    ctx: ConsoleContext, logged_in: LoggedIn, clock: Clock
+) -> None:
+    # The console allows no viewer plugin or script, so a PDF would show as nothing.
+    out = io.BytesIO()
+    Image.new("RGB", (400, 250), (200, 180, 160)).save(out, "PDF")
+    reference = await copy_in_review(ctx, clock, out.getvalue(), "application/pdf")
+    petra = await logged_in("privacy_officer")
+    shown = await petra.get(f"/cases/{reference}/identity/copy")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(shown.content)).size[0] > 100

@@ -7,6 +7,7 @@ memory, not cached, and each view is logged.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from dsr_bot.console.templating import redirect
 from dsr_bot.console.views.case_log import COPY_OUTCOME_NL, DOCUMENT_NL, FIELD_NL
 from dsr_bot.domain.identity import SATISFIED, DocumentType, IdentityState
 from dsr_bot.domain.roles import Permission
-from dsr_bot.errors import CaseNotFound, DsrBotError
+from dsr_bot.errors import CaseNotFound, DsrBotError, UnreadableImage
 from dsr_bot.services import casework, identity
 from dsr_bot.store.tables import CaseRow, IdCopyRow
 
@@ -100,10 +101,11 @@ async def view_copy(request: Request) -> Response:
             )
     except DsrBotError as exc:
         return redirect(case_url(reference), error=_identity_error(exc))
-    media = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}.get(
-        row.content_type, row.content_type
-    )
-    suffix = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(media, "bin")
+    try:
+        media, data = await asyncio.to_thread(identity.viewable, row.content_type, data)
+    except UnreadableImage:
+        return redirect(case_url(reference), error="Deze kopie kan niet worden getoond.")
+    suffix = {"image/jpeg": "jpg", "image/png": "png"}.get(media, "bin")
     return Response(
         data,
         media_type=media,
