@@ -23,6 +23,7 @@ from dsr_bot.services import casework
 from dsr_bot.services import staff as accounts
 from dsr_bot.services.identity_sweep import IdentityWorker
 from dsr_bot.store.tables import (
+    AuditRow,
     CaseEventRow,
     CaseRow,
     ErasureLedgerRow,
@@ -404,3 +405,17 @@ async def test_a_pdf_copy_is_shown_as_an_image_of_its_first_page(
     shown = await petra.get(f"/cases/{reference}/identity/copy")
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(shown.content)).size[0] > 100
+
+
+async def test_who_opened_a_case_is_in_the_audit_log(
+    ctx: ConsoleContext, logged_in: LoggedIn
+) -> None:
+    reference = await open_case(ctx)
+    sam = await logged_in("staff")
+    assert (await sam.get(f"/cases/{reference.lower()}")).status_code == 200
+    async with ctx.sessions() as db:
+        viewed = [
+            (row.actor, row.detail)
+            for row in await db.scalars(select(AuditRow).where(AuditRow.action == "case_viewed"))
+        ]
+    assert viewed == [(SAM, {"reference": reference})]

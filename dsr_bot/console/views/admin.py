@@ -52,6 +52,7 @@ ACTIONS_NL = {
     "template_reset": "sjabloon terug naar standaard",
     "register_exported": "register geëxporteerd",
     "corrections_exported": "labelcorrecties geëxporteerd",
+    "case_viewed": "zaak bekeken",
 }
 PARTS_NL = {"subject": "onderwerp", "body": "tekst", "macros": "gedeelde teksten"}
 LANGUAGES_NL = {"nl": "Nederlands", "en": "Engels"}

@@ -76,6 +76,8 @@ async def case_page(request: Request) -> Response:
     today = overview.today_of(ctx.now())
     async with ctx.sessions.begin() as db:
         case = await case_or_404(db, request.path_params["ref"])
+        # Who looked at whose data: in the audit log, not the case log (it would drown there).
+        accounts.audit(db, ctx.now(), staff.email, "case_viewed", reference=case.reference)
         thread, notices = await _thread(db, case)
         people = await accounts.everyone(db)
         copies = list(
