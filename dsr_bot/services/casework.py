@@ -48,7 +48,12 @@ MAX_BODY = 50_000
 
 
 class CaseworkError(DsrBotError):
-    """A staff action that cannot be done in the case's present state."""
+    """A staff action that cannot be done in the case's present state. `code` names the rule
+    that refused it where a caller words it otherwise (the console, in Dutch)."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,14 +327,16 @@ async def approve(
     conflict = approval_conflict(draft, actor.who, settings)
     if conflict:
         raise CaseworkError(
-            f"four eyes: someone other than who {conflict} draft {draft.id} approves it"
+            f"four eyes: someone other than who {conflict} draft {draft.id} approves it",
+            code=conflict,
         )
     case = await session.get(CaseRow, draft.case_id)
     assert case is not None
     if blocks_draft(IdentityState(case.identity_state), draft.kind):
         raise CaseworkError(
             f"{case.reference}: identity is {case.identity_state}; a reply that answers the "
-            "request waits until identity is verified (dsr-bot identity verify/waive)"
+            "request waits until identity is verified (dsr-bot identity verify/waive)",
+            code="identity",
         )
     if case.channel != "email" or "@" not in case.requester:
         raise CaseworkError(f"{case.reference}: no e-mail address to send to")

@@ -303,6 +303,11 @@ async def case_detail(session: AsyncSession, reference: str) -> CaseDetail:
     case = await case_by_reference(session, reference)
     if case is None:
         raise CaseNotFound(reference)
+    return await case_history(session, case)
+
+
+async def case_history(session: AsyncSession, case: CaseRow) -> CaseDetail:
+    """A case's event log, its messages and its outgoing mail, each in the order written."""
     events = await session.scalars(
         select(CaseEventRow).where(CaseEventRow.case_id == case.id).order_by(CaseEventRow.id)
     )

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +33,8 @@ from dsr_bot.secret_key import secret_file
 from dsr_bot.services import accountability, casework, labels, overview
 from dsr_bot.services import staff as accounts
 from dsr_bot.services.casework import Actor
-from dsr_bot.store.tables import CaseEventRow, CaseRow, IdCopyRow, MessageRow, OutboxRow, StaffRow
+from dsr_bot.store import queries
+from dsr_bot.store.tables import IdCopyRow, MessageRow, OutboxRow, StaffRow
 
 LANGUAGE_NL = {"nl": "Nederlands", "en": "Engels"}
 LABEL_ERRORS_NL = {
@@ -78,22 +78,16 @@ async def case_page(request: Request) -> Response:
         case = await case_or_404(db, request.path_params["ref"])
         # Who looked at whose data: in the audit log, not the case log (it would drown there).
         accounts.audit(db, ctx.now(), staff.email, "case_viewed", reference=case.reference)
-        thread, notices = await _thread(db, case)
+        history = await queries.case_history(db, case)
         people = await accounts.everyone(db)
         copies = list(
             await db.scalars(
                 select(IdCopyRow).where(IdCopyRow.case_id == case.id).order_by(IdCopyRow.id)
             )
         )
-        events = list(
-            await db.scalars(
-                select(CaseEventRow)
-                .where(CaseEventRow.case_id == case.id)
-                .order_by(CaseEventRow.at, CaseEventRow.id)
-            )
-        )
         corrections = await labels.corrections_of(db, case)
         tasks_and_drafts = await work.work_context(db, case, staff, ctx)
+    thread, notices = _thread(history.messages, history.outbox)
     names = {row.email: _label(row) for row in people}
     closed, paused = case.state == "closed", case.paused_since is not None
     extended = case.extension_sent_at is not None
@@ -120,17 +114,17 @@ async def case_page(request: Request) -> Response:
         **case_identity.identity_context(case, copies),
         "active_staff": [(row.id, _label(row), row.email) for row in people if row.active],
         "decisions": [(d, DECISION_NL[d]) for d in casework.DECISIONS],
-        "events": [event_line(event, names) for event in events],
+        "events": [event_line(event, names) for event in history.events],
     }
     return render(request, "case.html", {**tasks_and_drafts, **page})
 
 
-async def _thread(db: AsyncSession, case: CaseRow) -> tuple[list[ThreadItem], list[OutboxRow]]:
+def _thread(
+    messages: list[MessageRow], outbox: list[OutboxRow]
+) -> tuple[list[ThreadItem], list[OutboxRow]]:
     """The person's messages and ours, in time order; and the mail to staff about the case."""
     items: list[ThreadItem] = []
-    for message in await db.scalars(
-        select(MessageRow).where(MessageRow.case_id == case.id).order_by(MessageRow.id)
-    ):
+    for message in messages:
         items.append(
             ThreadItem(
                 direction="in",
@@ -144,9 +138,7 @@ async def _thread(db: AsyncSession, case: CaseRow) -> tuple[list[ThreadItem], li
             )
         )
     notices: list[OutboxRow] = []
-    for row in await db.scalars(
-        select(OutboxRow).where(OutboxRow.case_id == case.id).order_by(OutboxRow.id)
-    ):
+    for row in outbox:
         if row.source == OUT_OF_THREAD:
             notices.append(row)
             continue

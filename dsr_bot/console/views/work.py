@@ -24,7 +24,7 @@ from dsr_bot.domain.roles import Permission, may
 from dsr_bot.errors import CaseNotFound, DsrBotError, StaffError
 from dsr_bot.services import casework, tasks
 from dsr_bot.services import staff as accounts
-from dsr_bot.services.casework import Actor
+from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.store.tables import CaseRow, DraftRow, StaffRow
 
 DRAFT_KIND_NL = {
@@ -40,10 +40,14 @@ DRAFT_STATUS_NL = {
     "rejected": "afgewezen",
     "discarded": "weggegooid",
 }
-CONFLICT_NL = {
+# Why casework.approve refuses (CaseworkError.code), as the console says it; the four-eyes
+# reasons also stand where the approve button would be.
+REFUSED_NL = {
     "wrote": "U schreef dit concept. Iemand anders moet het goedkeuren (vier ogen).",
     "edited": "U heeft dit concept het laatst bewerkt. Iemand anders moet het goedkeuren "
     "(vier ogen).",
+    "identity": "De identiteit van de persoon is nog niet vastgesteld. Een antwoord op het "
+    "verzoek gaat pas weg als die is geverifieerd.",
 }
 NEW_DRAFT_KINDS = [
     ("answer", "Antwoord: schrijf de inhoud; aanhef, nummer en afsluiting komen er vanzelf bij"),
@@ -254,15 +258,9 @@ async def approve_draft(request: Request) -> Response:
             back = _back(form_text(form, "back"), case)
             if problem := _still_open(draft):
                 return redirect(back, error=problem)
-            if conflict := casework.approval_conflict(draft, staff.email, ctx.settings):
-                return redirect(back, error=CONFLICT_NL[conflict])
-            if blocks_draft(IdentityState(case.identity_state), draft.kind):
-                return redirect(
-                    back,
-                    error="De identiteit van de persoon is nog niet vastgesteld. Een antwoord "
-                    "op het verzoek gaat pas weg als die is geverifieerd.",
-                )
             await casework.approve(db, draft.id, Actor(staff.email), ctx.now(), ctx.settings)
+    except CaseworkError as exc:
+        return redirect(back, error=REFUSED_NL.get(exc.code or "", str(exc)))
     except DsrBotError as exc:
         return redirect(back, error=str(exc))
     ctx.on_outbox()  # after the commit: the sender delivers at once
@@ -353,7 +351,7 @@ async def queue(request: Request) -> Response:
                 draft.id: casework.approval_conflict(draft, staff.email, ctx.settings)
                 for draft, _ in waiting
             },
-            "conflict_nl": CONFLICT_NL,
+            "conflict_nl": REFUSED_NL,
             "rejected_days": REJECTED_SHOWN.days,
         },
     )
@@ -384,7 +382,7 @@ async def work_context(
         "draft_waits_identity": {
             d.id: blocks_draft(IdentityState(case.identity_state), d.kind) for d in drafts
         },
-        "conflict_nl": CONFLICT_NL,
+        "conflict_nl": REFUSED_NL,
         "new_draft_kinds": NEW_DRAFT_KINDS,
     }
 
