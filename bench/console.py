@@ -15,7 +15,6 @@ import json
 import random
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -344,24 +343,16 @@ async def run_one(kind: str, url: str, workdir: Path, cases: int, requests: int)
 
 
 async def measure(db: str = "both", cases: int = CASES, requests: int = REQUESTS) -> ConsoleBench:
-    from bench.databases import database, postgres_problem
+    from bench.databases import each_database
     from bench.progress import say
 
     bench = ConsoleBench(cases=cases)
-    kinds = ["sqlite", "postgres"] if db == "both" else [db]
-    if "postgres" in kinds and (problem := await postgres_problem()):
-        bench.notes.append(f"console: PostgreSQL row skipped: {problem}")
-        kinds.remove("postgres")
-    with tempfile.TemporaryDirectory(prefix="dsrb-console-") as tmp:
-        for kind in kinds:
-            workdir = Path(tmp) / kind
-            workdir.mkdir()
-            say(f"console on {kind}: {cases:,} cases, {requests} requests per list")
-            async with database(kind, workdir) as url:
-                run = await run_one(kind, url, workdir, cases, requests)
-            for timing in run.lists:
-                say(f"  {kind}: {timing.path} p95 {timing.p95_ms:.1f} ms")
-            bench.runs.append(run)
+    async for kind, url, workdir in each_database(db, "console", bench.notes):
+        say(f"console on {kind}: {cases:,} cases, {requests} requests per list")
+        run = await run_one(kind, url, workdir, cases, requests)
+        for timing in run.lists:
+            say(f"  {kind}: {timing.path} p95 {timing.p95_ms:.1f} ms")
+        bench.runs.append(run)
     return bench
 
 

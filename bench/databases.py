@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,3 +51,20 @@ async def database(kind: str, workdir: Path) -> AsyncIterator[str]:
         yield f"{SERVER}/{name}"
     finally:
         await _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def each_database(
+    db: str, phase: str, notes: list[str]
+) -> AsyncIterator[tuple[str, str, Path]]:
+    """(kind, url, workdir) for each database of `db` ("sqlite", "postgres" or "both"), fresh
+    and in a temporary directory; an unreachable PostgreSQL is noted and skipped."""
+    kinds = ["sqlite", "postgres"] if db == "both" else [db]
+    if "postgres" in kinds and (problem := await postgres_problem()):
+        notes.append(f"{phase}: PostgreSQL row skipped: {problem}")
+        kinds.remove("postgres")
+    with tempfile.TemporaryDirectory(prefix=f"dsrb-{phase}-") as tmp:
+        for kind in kinds:
+            workdir = Path(tmp) / kind
+            workdir.mkdir()
+            async with database(kind, workdir) as url:
+                yield kind, url, workdir

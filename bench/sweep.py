@@ -18,7 +18,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -259,28 +258,20 @@ async def run_one(kind: str, url: str, workdir: Path, cases: int) -> SweepRun:
 
 
 async def measure_here(db: str = "both", cases: int = CASES) -> SweepBench:
-    from bench.databases import database, postgres_problem
+    from bench.databases import each_database
     from bench.progress import say
     from dsr_bot.logs import setup_logging
 
     setup_logging("WARNING")
     bench = SweepBench(cases=cases)
-    kinds = ["sqlite", "postgres"] if db == "both" else [db]
-    if "postgres" in kinds and (problem := await postgres_problem()):
-        bench.notes.append(f"sweep: PostgreSQL row skipped: {problem}")
-        kinds.remove("postgres")
-    with tempfile.TemporaryDirectory(prefix="dsrb-sweep-") as tmp:
-        for kind in kinds:
-            workdir = Path(tmp) / kind
-            workdir.mkdir()
-            say(f"sweep on {kind}: {cases:,} open cases")
-            async with database(kind, workdir) as url:
-                run = await run_one(kind, url, workdir, cases)
-            say(
-                f"  {kind}: insert {run.insert_s:.1f} s, first sweep {run.first_s:.1f} s, "
-                f"steady {run.steady_s:.3f} s, next day {run.next_day_s:.2f} s"
-            )
-            bench.runs.append(run)
+    async for kind, url, workdir in each_database(db, "sweep", bench.notes):
+        say(f"sweep on {kind}: {cases:,} open cases")
+        run = await run_one(kind, url, workdir, cases)
+        say(
+            f"  {kind}: insert {run.insert_s:.1f} s, first sweep {run.first_s:.1f} s, "
+            f"steady {run.steady_s:.3f} s, next day {run.next_day_s:.2f} s"
+        )
+        bench.runs.append(run)
     return bench
 
 
