@@ -103,12 +103,13 @@ def recompute_due(case: CaseRow, settings: Settings) -> Deadlines:
 
 
 async def assign(
-    session: AsyncSession, reference: str, assignee: str, actor: Actor, now: datetime
+    session: AsyncSession, reference: str, assignee: str | None, actor: Actor, now: datetime
 ) -> CaseRow:
-    if "@" not in assignee:
+    """Make someone responsible for the case, or no one (None)."""
+    if assignee is not None and "@" not in assignee:
         raise CaseworkError(f"not an e-mail address: {assignee!r}")
     case = await case_by_reference(session, reference)
-    case.assignee = assignee.strip().lower()
+    case.assignee = assignee.strip().lower() if assignee is not None else None
     log_event(session, case, now, EventKind.ASSIGNED, actor.who, assignee=case.assignee)
     return case
 

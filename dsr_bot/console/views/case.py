@@ -25,7 +25,7 @@ from dsr_bot.console.views import case_identity, work
 from dsr_bot.console.views.case_identity import POLICY_NL, case_or_404, case_url
 from dsr_bot.console.views.case_log import CHANNEL_NL, DECISION_NL, event_line
 from dsr_bot.console.views.cases import OUTBOX_KIND_NL, outbox_status_nl
-from dsr_bot.domain.cases import EventKind, RequestKind
+from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.identity import IdentityState, blocks_decision
 from dsr_bot.domain.roles import Permission
 from dsr_bot.errors import DsrBotError, StaffError
@@ -223,12 +223,9 @@ async def assign(request: Request) -> Response:
                 return redirect(url, error="Dit account is uitgeschakeld.")
             if (person.email if person else None) == case.assignee:
                 return redirect(url, ok="Er was niets te veranderen.")
-            if person is None:
-                # casework.assign takes an address; taking the case away is logged the same way.
-                case.assignee = None
-                casework.log_event(db, case, now, EventKind.ASSIGNED, staff.email, assignee=None)
-            else:
-                await casework.assign(db, case.reference, person.email, Actor(staff.email), now)
+            await casework.assign(
+                db, case.reference, person.email if person else None, Actor(staff.email), now
+            )
     except StaffError:
         return redirect(url, error="Deze medewerker bestaat niet (meer).")
     except DsrBotError as exc:
