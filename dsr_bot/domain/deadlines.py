@@ -81,3 +81,19 @@ def extension_available(deadlines: Deadlines, notice_on: date) -> bool:
     Our reading: "within the first month" ends with the (rolled, paused) one-month deadline.
     """
     return notice_on <= deadlines.legal
+
+
+def legal_in_force(
+    legal_due: date | None, extended_due: date | None, *, extended: bool
+) -> date | None:
+    """The legal deadline that applies: the extended one once the extension notice went out
+    (`extended`: the case's extension_sent_at is set)."""
+    return (extended_due or legal_due) if extended else legal_due
+
+
+def on_time(closed_on: date, in_force: date | None) -> bool | None:
+    """Closed (the Amsterdam date of closing) on or before the legal deadline in force; None:
+    no deadline recorded, so it cannot be said."""
+    if in_force is None:
+        return None
+    return closed_on <= in_force

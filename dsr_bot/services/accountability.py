@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.domain.cases import EventKind
-from dsr_bot.domain.deadlines import receipt_date
+from dsr_bot.domain.deadlines import legal_in_force, on_time, receipt_date
 from dsr_bot.secret_key import derive_key, read_secret
 from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow
 
@@ -251,14 +251,11 @@ def _iso(value: Any) -> str:
 def register_row(case: CaseRow) -> dict[str, str]:
     """One case as a register line; dates are Amsterdam calendar dates."""
     extended = case.extension_sent_at is not None
-    in_force = (case.extended_due or case.legal_due) if extended else case.legal_due
+    in_force = legal_in_force(case.legal_due, case.extended_due, extended=extended)
     closed = receipt_date(case.closed_at) if case.closed_at is not None else None
-    if closed is None:
-        on_time = "open"
-    elif in_force is None:
-        on_time = ""  # no deadline recorded: cannot say
-    else:
-        on_time = "yes" if closed <= in_force else "no"
+    timely = on_time(closed, in_force) if closed is not None else None
+    # "open": not closed yet; "": no deadline recorded, so it cannot be said.
+    verdict = "open" if closed is None else {True: "yes", False: "no", None: ""}[timely]
     return {
         "reference": case.reference,
         "kinds": ";".join(str(k) for k in case.kinds or ()),
@@ -269,7 +266,7 @@ def register_row(case: CaseRow) -> dict[str, str]:
         "legal_due_in_force": _iso(in_force),
         "decision": case.decision or "",
         "closed": _iso(closed),
-        "on_time": on_time,
+        "on_time": verdict,
     }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.domain.cases import RequestKind
-from dsr_bot.domain.deadlines import AMSTERDAM
+from dsr_bot.domain.deadlines import AMSTERDAM, legal_in_force, on_time
 from dsr_bot.domain.identity import WAITING
 from dsr_bot.store.tables import CaseRow, OutboxRow, TaskRow
 
@@ -42,22 +42,6 @@ def today_of(now: datetime) -> date:
 
 
 # --- deadline rules ------------------------------------------------------------------------------
-
-
-def legal_in_force(
-    legal_due: date | None, extended_due: date | None, *, extended: bool
-) -> date | None:
-    """The legal deadline that applies, as the register states it; `extended`: the extension
-    notice went out (extension_sent_at is set)."""
-    return (extended_due or legal_due) if extended else legal_due
-
-
-def on_time(closed_on: date, in_force: date | None) -> bool | None:
-    """Closed (the Amsterdam date of closed_at) on or before the legal deadline in force;
-    None: no deadline recorded, so it cannot be said."""
-    if in_force is None:
-        return None
-    return closed_on <= in_force
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.config import Settings, TaskSettings
 from dsr_bot.domain.cases import EventKind, RequestKind
+from dsr_bot.domain.deadlines import legal_in_force
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound
 from dsr_bot.replies import Replies
@@ -216,7 +217,9 @@ async def _tell_assignee(
         title=task.title,
         assigned_by=actor,
         promise_due=case.promise_due,
-        legal_due=case.extended_due if case.extension_sent_at else case.legal_due,
+        legal_due=legal_in_force(
+            case.legal_due, case.extended_due, extended=case.extension_sent_at is not None
+        ),
         extended=case.extension_sent_at is not None,
         paused=case.paused_since is not None,
         url=f"{settings.console.base_url}/cases/{case.reference}",

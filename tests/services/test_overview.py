@@ -7,16 +7,14 @@ from typing import Any
 
 import pytest
 
-from dsr_bot.domain.deadlines import AMSTERDAM
+from dsr_bot.domain.deadlines import AMSTERDAM, legal_in_force, on_time
 from dsr_bot.services.accountability import register_row
 from dsr_bot.services.overview import (
     CaseFilter,
     MonthRate,
     OpenClock,
     countdown,
-    legal_in_force,
     month_starts,
-    on_time,
     rate_chart,
     summarise,
     today_of,

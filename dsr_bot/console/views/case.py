@@ -26,6 +26,7 @@ from dsr_bot.console.views.case_identity import POLICY_NL, case_or_404, case_url
 from dsr_bot.console.views.case_log import CHANNEL_NL, DECISION_NL, event_line
 from dsr_bot.console.views.cases import OUTBOX_KIND_NL, outbox_status_nl
 from dsr_bot.domain.cases import RequestKind
+from dsr_bot.domain.deadlines import legal_in_force
 from dsr_bot.domain.identity import IdentityState, blocks_decision
 from dsr_bot.domain.roles import Permission
 from dsr_bot.errors import DsrBotError, StaffError
@@ -91,7 +92,7 @@ async def case_page(request: Request) -> Response:
     names = {row.email: _label(row) for row in people}
     closed, paused = case.state == "closed", case.paused_since is not None
     extended = case.extension_sent_at is not None
-    legal_due = overview.legal_in_force(case.legal_due, case.extended_due, extended=extended)
+    legal_due = legal_in_force(case.legal_due, case.extended_due, extended=extended)
     scores = sorted(
         ((str(k), float(v)) for k, v in (case.scores or {}).items()),
         key=lambda item: (-item[1], item[0]),
