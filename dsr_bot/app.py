@@ -17,6 +17,7 @@ from dsr_bot.channels.imap import ImapWatcher
 from dsr_bot.channels.mail_out import MaildirTransport, SmtpTransport
 from dsr_bot.channels.mime import DEFAULT_LIMITS
 from dsr_bot.channels.smtp_intake import SmtpIntake
+from dsr_bot.channels.telegram import TelegramApi, TelegramPoller, TelegramTransport
 from dsr_bot.config import Settings, parse_server_url
 from dsr_bot.console.app import create_app
 from dsr_bot.console.context import ConsoleContext
@@ -24,9 +25,10 @@ from dsr_bot.console.server import ConsoleServer
 from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services import retention, staff
+from dsr_bot.services.chat import ChatDesk
 from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.identity_sweep import IdentityWorker
-from dsr_bot.services.outbox import OutboxSender, Transport
+from dsr_bot.services.outbox import ByChannel, OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.services.scheduler import build_scheduler
 from dsr_bot.services.sweeps import Sweeper
@@ -60,6 +62,8 @@ class Bot:
     identity: IdentityWorker | None = None
     console: ConsoleContext | None = None
     console_server: ConsoleServer | None = None
+    telegram: TelegramPoller | None = None
+    telegram_api: TelegramApi | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def purge(self) -> None:
@@ -67,6 +71,7 @@ class Bot:
             self.sessions,
             now=datetime.now(UTC),
             keep_days=self.settings.retention.closed_case_days,
+            chat_days=self.settings.telegram.conversation_days,
         )
 
     async def serve(self) -> None:
@@ -82,6 +87,8 @@ class Bot:
                 asyncio.create_task(w.run(self.stop), name=f"imap-{w.box.name}")
                 for w in self.watchers
             ]
+            if self.telegram is not None:
+                tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
             sender_stop = asyncio.Event()
             sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
             checker = None
@@ -99,14 +106,16 @@ class Bot:
                 scheduler.start()
             log.info(
                 "dsr-bot running: %s IMAP mailbox(es), SMTP intake %s, outgoing mail to %s, "
-                "console %s",
+                "Telegram %s, console %s",
                 len(self.watchers),
                 f"on {self.intake.host}:{self.intake.port}" if self.intake else "off",
                 _describe_transport(self.settings),
+                "on" if self.telegram else "off (no DSR_BOT_TELEGRAM_TOKEN)",
                 self.console_server.url if self.console_server else "off",
             )
             stop_wait = asyncio.create_task(self.stop.wait())
-            await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            intake = [t for t in tasks if t.get_name() != "telegram"]
+            await asyncio.wait([stop_wait, *intake], return_when=asyncio.FIRST_COMPLETED)
             self.stop.set()
             log.info("stopping: no new mail is taken; finishing what is in hand")
             if scheduler is not None:
@@ -122,6 +131,8 @@ class Bot:
             await asyncio.wait(ending, timeout=GRACE_SECONDS)
             for task in ending:
                 task.cancel()
+            if self.telegram_api is not None:
+                await self.telegram_api.close()
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s stopped with an error: %s", task.get_name(), task.exception())
@@ -192,9 +203,13 @@ async def build_bot(
         if before != after:
             log.info("database migrated from %s to %s", before or "empty", after)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
+        transports: dict[str, Transport] = {"email": transport or make_transport(settings)}
+        telegram_api = TelegramApi(settings.telegram) if settings.telegram.enabled else None
+        if telegram_api is not None:
+            transports["telegram"] = TelegramTransport(telegram_api)
         sender = OutboxSender(
             sessions=sessions,
-            transport=transport or make_transport(settings),
+            transport=ByChannel(transports),
             settings=settings.mail,
         )
         if classifier is None:
@@ -247,6 +262,18 @@ async def build_bot(
             if settings.console.enabled
             else None
         )
+        poller = None
+        if telegram_api is not None:
+            chat_desk = ChatDesk(
+                sessions=sessions,
+                settings=settings,
+                replies=replies,
+                classifier=classifier,
+                pipeline=pipeline,
+                api=telegram_api,
+                on_outbox=sender.notify,
+            )
+            poller = TelegramPoller(telegram_api, chat_desk, initial_backoff=imap_initial_backoff)
         yield Bot(
             settings,
             engine,
@@ -258,6 +285,8 @@ async def build_bot(
             sweeper,
             identity,
             console,
+            telegram=poller,
+            telegram_api=telegram_api,
         )
     finally:
         try:

@@ -208,6 +208,7 @@ def purge(ctx: click.Context, dry_run: bool) -> None:
                 async_sessionmaker(engine, expire_on_commit=False),
                 now=_now(),
                 keep_days=settings.retention.closed_case_days,
+                chat_days=settings.telegram.conversation_days,
                 dry_run=dry_run,
             )
         finally:

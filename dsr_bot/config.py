@@ -103,6 +103,8 @@ class ProfileSettings(_Section):
     promise_weeks: int = Field(4, ge=1, le=4)
     default_language: Literal["nl", "en"] = "nl"
     reference_prefix: str = Field("AVG", pattern=r"^[A-Z]{2,8}$")
+    # Linked from the chat's /start greeting.
+    privacy_url: str = "https://academiewerkendleren.nl/privacyverklaring/"
 
 
 class DeadlineSettings(_Section):
@@ -298,6 +300,47 @@ class TaskSettings(_Section):
         return titles
 
 
+class TelegramSettings(_Section):
+    """The chat channel. Off without a token (DSR_BOT_TELEGRAM_TOKEN)."""
+
+    token: SecretStr = SecretStr("")
+    # The Bot API's base URL; a local stand-in in tests. Env: DSR_BOT_TELEGRAM_API_URL.
+    api_url: str = "https://api.telegram.org"
+    # Requests made in the chat answer for this profile (its name, reference prefix, links).
+    profile: str = "default"
+    # The staff group chat (a negative id); 0: none. New cases, drafts, tasks, reminders go there.
+    staff_chat_id: int = 0
+    # Telegram user id -> staff account (e-mail). Only these may act in the staff chat, each
+    # with the role of their account.
+    staff_accounts: dict[str, str] = Field(default_factory=dict)
+    poll_timeout_seconds: int = Field(30, ge=1, le=50)
+    # A 429 asking to wait longer than this is handed back to the outbox's backoff.
+    max_retry_after_seconds: float = Field(60.0, gt=0)
+    # Conversations that never became a case are forgotten after this many days.
+    conversation_days: int = Field(14, ge=1, le=365)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, not {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("staff_accounts")
+    @classmethod
+    def _accounts(cls, v: dict[str, str]) -> dict[str, str]:
+        for user, email in v.items():
+            if not user.isdigit():
+                raise ValueError(f"keys are Telegram user ids (digits), not {user!r}")
+            if "@" not in email:
+                raise ValueError(f"values are staff e-mail addresses, not {email!r}")
+        return {user: email.strip().lower() for user, email in v.items()}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token.get_secret_value())
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -317,6 +360,7 @@ class Settings(_Section):
     identity: IdentitySettings = IdentitySettings()
     console: ConsoleSettings = ConsoleSettings()
     tasks: TaskSettings = TaskSettings()
+    telegram: TelegramSettings = TelegramSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("mailboxes")
@@ -325,6 +369,9 @@ class Settings(_Section):
         names = [m.name for m in v]
         if len(names) != len(set(names)):
             raise ValueError("mailbox names must be unique")
+        reserved = {"smtp", "telegram", "staff"} & set(names)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)[0]!r} is reserved for another channel")
         return v
 
     def model_post_init(self, context: Any, /) -> None:
@@ -333,6 +380,8 @@ class Settings(_Section):
                 raise ConfigError(f"mailboxes: {box.name!r} names unknown profile {box.profile!r}")
         if "default" not in self.profiles:
             raise ConfigError("profiles: a profile named 'default' is required")
+        if self.telegram.profile not in self.profiles:
+            raise ConfigError(f"telegram: names unknown profile {self.telegram.profile!r}")
 
     @property
     def imap_mailboxes(self) -> tuple[MailboxSettings, ...]:
@@ -345,7 +394,9 @@ class Settings(_Section):
         return self.smtp_intake.enabled == "on"
 
     def profile_name_for(self, source: str) -> str:
-        """The profile a source (mailbox name, or "smtp") answers for."""
+        """The profile a source (mailbox name, "smtp" or "telegram") answers for."""
+        if source == "telegram":
+            return self.telegram.profile
         return next((box.profile for box in self.mailboxes if box.name == source), "default")
 
     def profile_for(self, source: str) -> ProfileSettings:
@@ -403,6 +454,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "DSR_BOT_SMTP_URL": ("mail", "smtp_url"),
     "DSR_BOT_MAIL_FROM": ("mail", "from"),
     "DSR_BOT_CONSOLE_ADDR": ("console", "addr"),
+    "DSR_BOT_TELEGRAM_TOKEN": ("telegram", "token"),
+    "DSR_BOT_TELEGRAM_API_URL": ("telegram", "api_url"),
 }
 
 

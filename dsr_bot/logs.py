@@ -22,5 +22,9 @@ def setup_logging(level: str) -> None:
         "sqlalchemy",
         "alembic",
         "uvicorn",
+        # httpx logs every request URL at INFO, and a Bot API URL holds the token.
+        "httpx",
+        "httpcore",
+        "telegram",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -124,6 +124,13 @@ class Replies:
     def render(self, template: str, language: str, **context: Any) -> Rendered:
         return render_with(self._env, template, language, context)
 
+    def text(self, template: str, language: str, **context: Any) -> str:
+        """A chat message (templates/<language>/chat/<template>.j2): no subject, one text."""
+        if language not in LANGUAGES:
+            language = "nl"
+        body = self._env.get_template(f"{language}/chat/{template}.j2")
+        return body.render({"language": language, **context}).strip()
+
 
 # --- the templates an admin may replace ----------------------------------------------------------
 

@@ -55,21 +55,47 @@ _CASE_ROW = {
 # the bot will use it.
 SAMPLES: dict[str, tuple[dict[str, Any], ...]] = {
     "acknowledgement": tuple(
-        {**_PERSON, "name": name, "promise_on": date(2026, 3, 30), "identity": check, "code": code}
-        for name, check, code in (
-            (_PERSON["name"], None, None),
-            (_PERSON["name"], "copy", None),
-            (None, "code", "483 921"),
+        {
+            **_PERSON,
+            "name": name,
+            "promise_on": date(2026, 3, 30),
+            "identity": check,
+            "code": code,
+            "channel": channel,
+        }
+        for name, check, code, channel in (
+            (_PERSON["name"], None, None, "email"),
+            (_PERSON["name"], "copy", None, "email"),
+            (None, "code", "483 921", "email"),
+            (_PERSON["name"], "copy", None, "telegram"),
         )
     ),
-    "complaint_acknowledgement": ({**_PERSON, "promise_on": date(2026, 3, 30)},),
-    "extension_notice": (
-        {**_PERSON, "reasons": "Uw verzoek gaat over drie systemen.", "new_due": date(2026, 6, 2)},
+    "complaint_acknowledgement": tuple(
+        {**_PERSON, "promise_on": date(2026, 3, 30), "channel": channel}
+        for channel in ("email", "telegram")
     ),
-    "refusal_notice": ({**_PERSON, "reasons": "Uw verzoek gaat over een ander."},),
+    "extension_notice": tuple(
+        {
+            **_PERSON,
+            "reasons": "Uw verzoek gaat over drie systemen.",
+            "new_due": date(2026, 6, 2),
+            "channel": channel,
+        }
+        for channel in ("email", "telegram")
+    ),
+    "refusal_notice": tuple(
+        {**_PERSON, "reasons": "Uw verzoek gaat over een ander.", "channel": channel}
+        for channel in ("email", "telegram")
+    ),
     "answer": tuple(
-        {**_PERSON, "name": name, "reasons": "", "text": "Hierbij sturen wij u uw gegevens."}
-        for name in (_PERSON["name"], None)
+        {
+            **_PERSON,
+            "name": name,
+            "reasons": "",
+            "text": "Hierbij sturen wij u uw gegevens.",
+            "channel": channel,
+        }
+        for name, channel in ((_PERSON["name"], "email"), (None, "telegram"))
     ),
     "id_request": tuple(
         {**_PERSON, "channel": channel, "reason": reason}

@@ -85,6 +85,8 @@ class EventKind(enum.StrEnum):
     TASK_UNDONE = "task_undone"
     DRAFT_EDITED = "draft_edited"
     DRAFT_REJECTED = "draft_rejected"
+    # The chat (issue 7): what the person confirmed before the case opened.
+    CHAT_CONFIRMED = "chat_confirmed"
 
 
 @dataclass(frozen=True, slots=True)

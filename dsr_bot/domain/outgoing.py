@@ -20,8 +20,21 @@ class OutgoingMail:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     auto_submitted: str | None = None  # RFC 3834 value, e.g. "auto-replied"
+    channel: str = "email"  # which transport delivers it; recipient is a chat id for "telegram"
+    # Chat only: rows of inline buttons, each {"text", "data"} or {"text", "url"}.
+    buttons: tuple[tuple[dict[str, str], ...], ...] = ()
 
 
 def new_message_id(reference: str, domain: str) -> str:
     """Short and unique; carries the case reference so a human can trace it too."""
     return f"<{reference}.{secrets.token_hex(8)}@{domain}>"
+
+
+def reachable(channel: str, recipient: str) -> bool:
+    """Whether a message can go back on `channel` to `recipient`: an e-mail address, or a
+    Telegram chat id."""
+    if channel == "email":
+        return "@" in recipient
+    if channel == "telegram":
+        return recipient.lstrip("-").isdigit()
+    return False

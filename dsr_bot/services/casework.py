@@ -23,11 +23,12 @@ from dsr_bot.domain.deadlines import (
     extension_available,
 )
 from dsr_bot.domain.identity import LIVE_COPY, IdentityState, blocks_decision, blocks_draft
-from dsr_bot.domain.outgoing import new_message_id
+from dsr_bot.domain.outgoing import new_message_id, reachable
 from dsr_bot.errors import CaseNotFound, DsrBotError
 from dsr_bot.nlp.entities import extract_entities
 from dsr_bot.replies import Replies
 from dsr_bot.services import accountability
+from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
 from dsr_bot.store.tables import (
     CaseEventRow,
@@ -266,6 +267,7 @@ async def _render_draft(
         parent_organisation=profile.parent_organisation,
         email=profile.email,
         website=profile.website,
+        channel=case.channel,
         **context,
     )
     detail = (
@@ -284,7 +286,31 @@ async def _render_draft(
     )
     session.add(draft)
     await session.flush()
+    await announce_draft(session, draft, case, created_by, now, settings, replies)
     return draft
+
+
+async def announce_draft(
+    session: AsyncSession,
+    draft: DraftRow,
+    case: CaseRow,
+    author: str,
+    now: datetime,
+    settings: Settings,
+    replies: Replies,
+) -> None:
+    """The staff chat hears of a draft waiting for approval (when there is a staff chat)."""
+    row = StaffChat(settings, replies).draft(
+        draft_id=draft.id,
+        case_id=case.id,
+        reference=case.reference,
+        kind=draft.kind,
+        author=author,
+        now=now,
+    )
+    if row is not None:
+        row["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
+        await queries.insert_rows(session, OutboxRow, [row])
 
 
 async def list_drafts(session: AsyncSession, status: str | None = "draft") -> list[DraftRow]:
@@ -339,8 +365,8 @@ async def approve(
             "request waits until identity is verified (dsr-bot identity verify/waive)",
             code="identity",
         )
-    if case.channel != "email" or "@" not in case.requester:
-        raise CaseworkError(f"{case.reference}: no e-mail address to send to")
+    if not reachable(case.channel, case.requester):
+        raise CaseworkError(f"{case.reference}: no address to send to", code="unreachable")
     outbox_id = (await queries.allocate_ids(session, OutboxRow, 1))[0]
     profile = settings.profiles[case.profile]
     await queries.insert_rows(

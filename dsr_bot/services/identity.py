@@ -37,7 +37,7 @@ from dsr_bot.domain.identity import (
     policy_for,
 )
 from dsr_bot.domain.inbound import InboundMessage
-from dsr_bot.domain.outgoing import new_message_id
+from dsr_bot.domain.outgoing import new_message_id, reachable
 from dsr_bot.errors import DsrBotError
 from dsr_bot.identity import id_check
 from dsr_bot.identity.id_check import CheckResult, IdChecker
@@ -108,11 +108,18 @@ class IdentityDesk:
     # --- new cases (the pipeline) -----------------------------------------------------------
 
     def open_case(
-        self, case: Row, *, can_ask: bool, verified_before: str | None, now: datetime
+        self,
+        case: Row,
+        *,
+        can_ask: bool,
+        verified_before: str | None,
+        now: datetime,
+        channel: str = "email",
     ) -> tuple[Asked, list[Event]]:
         """Set a new case's identity fields. `can_ask`: an acknowledgement goes out that can
         carry the question; `verified_before`: a recent verified case of this person that the
-        policy lets this one rely on."""
+        policy lets this one rely on. A code sent back into the chat it came from proves
+        nothing, so in the chat "on_doubt" leaves the decision to staff."""
         # From its kinds once the classifier is sure of them; a triage case waits for staff.
         policy = None
         if case["state"] == "open":
@@ -125,7 +132,7 @@ class IdentityDesk:
         if wanted not in (IdentityState.COPY_REQUESTED, IdentityState.CODE_SENT):
             case["identity_state"] = wanted.value
             return Asked(), []
-        if not can_ask:
+        if not can_ask or (wanted is IdentityState.CODE_SENT and channel != "email"):
             # Nothing was asked, so nothing is waited for: staff ask from the case.
             case["identity_state"] = IdentityState.UNDECIDED.value
             return Asked(), []
@@ -218,7 +225,7 @@ class IdentityDesk:
     ) -> Row | None:
         """An outbox row for the person on the channel the request came in on; None when there
         is no address to write to (the case log says so)."""
-        if case.channel != "email" or "@" not in case.requester:
+        if not reachable(case.channel, case.requester):
             return None
         profile = self.settings.profiles[case.profile]
         rendered = self.render(case, template, **context)
@@ -298,7 +305,7 @@ async def request_copy(
         desk.mail_to_person(case, "id_request", now, reason=reason.strip() or None),
     )
     if outbox is None:
-        raise IdentityError(f"{case.reference}: no e-mail address to send the request to")
+        raise IdentityError(f"{case.reference}: no address to send the request to")
     case.identity_state = IdentityState.COPY_REQUESTED.value
     case.identity_requested_at = now
     casework.pause_clock(session, case, now, actor)

@@ -304,6 +304,9 @@ class IdentityWorker:
         )
         session.add(draft)
         await session.flush()
+        await casework.announce_draft(
+            session, draft, case, "dsr-bot", now, self._desk.settings, self._desk.replies
+        )
         await self._desk.delete_copies(session, case, "lapsed", now, "system")
         case.identity_state = IdentityState.NOT_VERIFIED.value
         log_event(

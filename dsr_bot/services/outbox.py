@@ -29,6 +29,20 @@ class Transport(Protocol):
     async def send(self, mail: OutgoingMail) -> None: ...
 
 
+class ByChannel:
+    """The transport of each channel; a message for a channel that is off waits (and is retried
+    with backoff) rather than being dropped: the channel may be switched on again."""
+
+    def __init__(self, transports: dict[str, Transport]) -> None:
+        self._transports = transports
+
+    async def send(self, mail: OutgoingMail) -> None:
+        transport = self._transports.get(mail.channel)
+        if transport is None:
+            raise DeliveryError(f"the {mail.channel} channel is off")
+        await transport.send(mail)
+
+
 IDLE_POLL_SECONDS = 5.0
 
 
@@ -165,6 +179,8 @@ def _outgoing(row: OutboxRow) -> OutgoingMail:
         in_reply_to=row.in_reply_to,
         references=tuple(row.references),
         auto_submitted=row.auto_submitted,
+        channel=row.channel,
+        buttons=tuple(tuple(button) for button in row.buttons or ()),
     )
 
 

@@ -30,14 +30,15 @@ from dsr_bot.domain.cases import EventKind, Reference, find_references, initial_
 from dsr_bot.domain.deadlines import compute_deadlines, receipt_date
 from dsr_bot.domain.hygiene import automatic_reason
 from dsr_bot.domain.identity import IdentityState
-from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
-from dsr_bot.domain.outgoing import new_message_id
+from dsr_bot.domain.inbound import InboundMessage, Quarantined
+from dsr_bot.domain.outgoing import new_message_id, reachable
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
 from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
 from dsr_bot.services import tasks
 from dsr_bot.services.identity import Asked, IdentityDesk
+from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
 from dsr_bot.store.tables import (
     Base,
@@ -72,6 +73,7 @@ class Outcome:
     route: Route | None  # None: a duplicate, already stored before
     reference: str | None = None
     acknowledged: bool = False
+    id_copies: int = 0  # ID copies stored from it, for the identity worker to check
 
 
 Row = dict[str, Any]  # column values of a row to insert: cheaper than an ORM object
@@ -88,6 +90,7 @@ class _Plan:
     new_case: Row | None = None  # or the case it opens
     ack: Row | None = None
     ack_suppressed: str | None = None
+    id_copies: int = 0
     events: list[tuple[EventKind, dict[str, object], str]] = field(default_factory=list)
 
     @property
@@ -141,8 +144,10 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         identity: IdentityDesk | None = None,
         on_id_copy: Callable[[], None] = lambda: None,
+        staff_chat: StaffChat | None = None,
     ) -> None:
         self._sessions = sessions
+        self._staff_chat = staff_chat or StaffChat(settings, replies)
         self._identity = identity or IdentityDesk.from_settings(settings, replies)
         self._on_id_copy = on_id_copy
         self._settings = settings
@@ -173,17 +178,10 @@ class Pipeline:
         batch is classified again here.
         """
         now = self._clock()
-        self._copies_stored = False
         try:
             async with self._sessions.begin() as session:
-                try:
-                    async with session.begin_nested():
-                        outcomes = await self._ingest(session, items, now, ahead=ahead)
-                except DBAPIError as exc:
-                    if not queries.refused_value(exc):
-                        raise
-                    log.warning("batch refused (%s); storing one by one", _sqlstate(exc))
-                    outcomes = [await self._one_by_one(session, item, now) for item in items]
+                known = await _result(ahead, len(items))
+                outcomes = await self.ingest_within(session, items, now, known)
                 if cursor is not None:
                     await queries.save_mailbox_state(
                         session,
@@ -194,11 +192,36 @@ class Pipeline:
                     )
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store incoming messages: {type(exc).__name__}") from exc
-        if any(o.acknowledged for o in outcomes):
-            self._on_outbox()
-        if self._copies_stored:
-            self._on_id_copy()
+        self.committed(outcomes)
         return outcomes
+
+    async def ingest_within(
+        self,
+        session: AsyncSession,
+        items: Sequence[Item],
+        now: datetime,
+        known: Sequence[Classification | None] | None = None,
+    ) -> list[Outcome]:
+        """Store a batch inside the caller's transaction (a chat update commits with its
+        conversation); call `committed` once it is. `known`: classifications already made, one
+        per item (a kind the person chose in the chat)."""
+        try:
+            async with session.begin_nested():
+                return await self._ingest(session, items, now, known)
+        except DBAPIError as exc:
+            if not queries.refused_value(exc):
+                raise
+            log.warning("batch refused (%s); storing one by one", _sqlstate(exc))
+            return [await self._one_by_one(session, item, now) for item in items]
+
+    def committed(self, outcomes: Sequence[Outcome]) -> None:
+        """Wake the sender and the identity worker for what a committed batch queued."""
+        if any(o.acknowledged for o in outcomes) or (
+            self._staff_chat.enabled and any(o.route is Route.NEW_CASE for o in outcomes)
+        ):
+            self._on_outbox()
+        if any(o.id_copies for o in outcomes):
+            self._on_id_copy()
 
     async def _one_by_one(self, session: AsyncSession, item: Item, now: datetime) -> Outcome:
         try:
@@ -217,7 +240,7 @@ class Pipeline:
         session: AsyncSession,
         items: Sequence[Item],
         now: datetime,
-        ahead: Future[list[Classification | None]] | None = None,
+        known: Sequence[Classification | None] | None = None,
     ) -> list[Outcome]:
         fresh = await self._fresh(session, items)
         plans: dict[int, _Plan] = {}
@@ -236,7 +259,7 @@ class Pipeline:
                     item.channel, item.source, item.external_id, item.received_at, reason
                 )
                 plans[i] = _Plan(item=bare, route=Route.QUARANTINED, reason=reason)
-        await self._plan_routes(session, masked, plans, await _result(ahead, len(items)))
+        await self._plan_routes(session, masked, plans, known)
         await self._assign_references(session, plans, now)
         await self._plan_acknowledgements(session, plans, masked, now)
         await self._write(session, plans, masked, now)
@@ -246,6 +269,7 @@ class Pipeline:
                 route=plan.route,
                 reference=plan.reference,
                 acknowledged=plan.ack is not None,
+                id_copies=plan.id_copies,
             )
         return outcomes
 
@@ -278,7 +302,7 @@ class Pipeline:
         session: AsyncSession,
         masked: dict[int, InboundMessage],
         plans: dict[int, _Plan],
-        ahead: list[Classification | None] | None,
+        ahead: Sequence[Classification | None] | None,
     ) -> None:
         by_ref = await queries.cases_by_references(
             session, {str(r) for m in masked.values() for r in find_references(m.subject)}
@@ -378,6 +402,7 @@ class Pipeline:
                 parent_organisation=profile.parent_organisation,
                 email=profile.email,
                 website=profile.website,
+                channel=case["channel"],
             )
             drafts.append(
                 {
@@ -396,6 +421,25 @@ class Pipeline:
                 }
             )
         return drafts
+
+    async def _write_drafts(self, session: AsyncSession, cases: list[Row], now: datetime) -> None:
+        drafts = self._complaint_drafts(cases, now)
+        if not drafts:
+            return
+        await _insert_with_ids(session, DraftRow, drafts)
+        by_id = {case["id"]: case for case in cases}
+        notices = [
+            self._staff_chat.draft(
+                draft_id=int(d["id"]),
+                case_id=int(d["case_id"]),
+                reference=str(by_id[d["case_id"]]["reference"]),
+                kind=str(d["kind"]),
+                author="dsr-bot",
+                now=now,
+            )
+            for d in drafts
+        ]
+        await _insert_with_ids(session, OutboxRow, [n for n in notices if n is not None])
 
     async def _classify(self, messages: list[InboundMessage]) -> list[Classification]:
         """All at once; when that fails, one by one, and a message that still fails is left
@@ -481,8 +525,8 @@ class Pipeline:
             msg = masked[i]
             case = plan.new_case
             assert case is not None
-            if msg.channel is not Channel.EMAIL or "@" not in msg.sender:
-                plan.ack_suppressed = "no e-mail address to reply to"
+            if not reachable(msg.channel.value, msg.sender):
+                plan.ack_suppressed = "no address to reply to"
             else:
                 decision = workflow.decide_acknowledgement(
                     recent_acks_to_sender=recent[msg.sender],
@@ -493,6 +537,7 @@ class Pipeline:
             asked, events = self._identity.open_case(
                 case,
                 can_ask=plan.ack_suppressed is None,
+                channel=msg.channel.value,
                 verified_before=verified.get(msg.sender),
                 now=now,
             )
@@ -545,6 +590,7 @@ class Pipeline:
             website=profile.website,
             identity=asked.identity,
             code=asked.code,
+            channel=msg.channel.value,
         )
         references = [*msg.references, *([msg.message_id] if msg.message_id else [])]
         plan.events.append(
@@ -583,13 +629,15 @@ class Pipeline:
         ordered = [plans[i] for i in sorted(plans)]
         new_cases = [p.new_case for p in ordered if p.new_case is not None]
         await _insert_with_ids(session, CaseRow, new_cases)
-        await queries.insert_rows(session, DraftRow, self._complaint_drafts(new_cases, now))
+        await self._write_drafts(session, new_cases, now)
         checklists = tasks.checklist_rows(new_cases, self._settings.tasks, now)
         await queries.insert_rows(session, TaskRow, checklists)
         for plan in ordered:
             if plan.ack is not None:
                 plan.ack["case_id"] = plan.case_id
-        await _insert_with_ids(session, OutboxRow, [p.ack for p in ordered if p.ack is not None])
+        outgoing = [p.ack for p in ordered if p.ack is not None]
+        outgoing += self._staff_chat.new_cases(new_cases, now)
+        await _insert_with_ids(session, OutboxRow, outgoing)
         rows = [
             (
                 plans[i],
@@ -640,11 +688,11 @@ class Pipeline:
             found, events = self._identity.on_reply(
                 plan.case, masked[by_plan[id(plan)]], int(row["id"]), now
             )
+            plan.id_copies = len(found)
             copies += found
             plan.events += events
         if copies:
             await _insert_with_ids(session, IdCopyRow, copies)
-            self._copies_stored = True
 
     @staticmethod
     def _log(plan: _Plan, row: Row) -> None:

@@ -21,6 +21,7 @@ from dsr_bot.store.tables import (
     Base,
     CaseEventRow,
     CaseRow,
+    ChatRow,
     DraftRow,
     IdCopyRow,
     LabelCorrectionRow,
@@ -35,6 +36,7 @@ from dsr_bot.store.tables import (
 log = logging.getLogger(__name__)
 
 _BY_CASE: tuple[type[Base], ...] = (
+    ChatRow,
     NoticeRow,
     DraftRow,
     OutboxRow,
@@ -59,9 +61,13 @@ async def purge(
     *,
     now: datetime,
     keep_days: int,
+    chat_days: int = 14,
     dry_run: bool = False,
 ) -> PurgeReport:
+    """Closed cases older than `keep_days`, with everything about them; chat conversations
+    that never became a case, idle for `chat_days`."""
     cutoff = now - timedelta(days=keep_days)
+    idle_chat = (ChatRow.case_id.is_(None), ChatRow.updated_at < now - timedelta(days=chat_days))
     report = PurgeReport(cutoff=cutoff, dry_run=dry_run)
     async with sessions.begin() as session:
         cases = [
@@ -79,6 +85,7 @@ async def purge(
             report.rows[table.__tablename__] = await _count(session, table, column.in_(ids))
         loose = (MessageRow.case_id.is_(None), MessageRow.stored_at < cutoff)
         report.rows["messages"] += await _count(session, MessageRow, *loose)
+        report.rows["telegram_chats"] += await _count(session, ChatRow, *idle_chat)
         report.rows["cases"] = len(ids)
         # Staff actions outside cases (logins, accounts, exports) are kept as long as cases.
         report.rows["audit_log"] = await _count(session, AuditRow, AuditRow.at < cutoff)
@@ -94,6 +101,7 @@ async def purge(
                 await session.execute(delete(table).where(column.in_(chunk)))
             await session.execute(delete(CaseRow).where(CaseRow.id.in_(chunk)))
         await session.execute(delete(MessageRow).where(*loose))
+        await session.execute(delete(ChatRow).where(*idle_chat))
         await session.execute(delete(AuditRow).where(AuditRow.at < cutoff))
         # The login throttle looks back minutes, not days.
         await session.execute(

@@ -31,6 +31,7 @@ from dsr_bot.domain.reminders import (
     working_days_between,
 )
 from dsr_bot.replies import Replies
+from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseEventRow, CaseRow, NoticeRow, OutboxRow
 
@@ -102,6 +103,7 @@ class Sweeper:
                     result.sent.append(notice.key)
             if await self._digest(session, batch, now, today, known):
                 result.sent.append(f"digest:{today.isoformat()}")
+            batch.outbox += StaffChat(self._settings, self._replies).notices(batch.chat, now)
             await batch.write(session)
             await _set_next_checks(
                 session, [(case.id, plan.next_check(case) or NEVER) for case in cases]
@@ -132,6 +134,14 @@ class Sweeper:
         rendered = self._replies.render(template, "nl", **context)
         recipients = _recipients(case.assignee, self._settings.staff.privacy_officer)
         batch.outbox += self._mail(case.id, case.reference, template, recipients, rendered, now)
+        batch.chat.append(
+            {
+                "reference": case.reference,
+                "kind": notice.kind.value,
+                "deadline": notice.deadline,
+                "working_days_left": notice.working_days_left,
+            }
+        )
         batch.notices.append(
             {"key": notice.key, "case_id": case.id, "kind": notice.kind.value, "created_at": now}
         )
@@ -243,6 +253,7 @@ class Sweeper:
 class _Batch:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)  # for the staff chat
     events: list[dict[str, Any]] = field(default_factory=list)
 
     async def write(self, session: AsyncSession) -> None:

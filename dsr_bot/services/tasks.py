@@ -22,6 +22,7 @@ from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.errors import CaseNotFound
 from dsr_bot.replies import Replies
 from dsr_bot.services.casework import CaseworkError, log_event
+from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseRow, OutboxRow, StaffRow, TaskRow
 
@@ -193,7 +194,17 @@ async def assign_task(
     )
     if assignee is not None and assignee != actor:
         await _tell_assignee(session, case, task, assignee, actor, now, settings, replies)
-        # Issue 7: the Telegram staff chat will be told here too.
+        notice = StaffChat(settings, replies).task(
+            case_id=case.id,
+            reference=case.reference,
+            title=task.title,
+            assignee=assignee,
+            assigned_by=actor,
+            now=now,
+        )
+        if notice is not None:
+            notice["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
+            await queries.insert_rows(session, OutboxRow, [notice])
     return True
 
 

@@ -82,6 +82,7 @@ def outbox_row(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
     auto_submitted: str | None = None,
+    buttons: list[list[dict[str, str]]] | None = None,
 ) -> dict[str, Any]:
     """A new outbox row, due at once, as a dict for `insert_rows` (its id is allocated later)."""
     return {
@@ -100,6 +101,7 @@ def outbox_row(
         "in_reply_to": in_reply_to,
         "references": references or [],
         "auto_submitted": auto_submitted,
+        "buttons": buttons,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,

@@ -95,6 +95,8 @@ class CaseRow(Base):
     identity_policy: Mapped[str | None] = mapped_column(String(10))
     identity_state: Mapped[str] = mapped_column(String(20), default="not_needed", index=True)
     identity_requested_at: Mapped[datetime | None]
+    # The e-mail address the person says they use with the organisation (asked in the chat).
+    contact_email: Mapped[str | None] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(20), index=True)
     subject: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
@@ -165,12 +167,38 @@ class OutboxRow(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     references: Mapped[list[Any]] = mapped_column(JSON)
     auto_submitted: Mapped[str | None] = mapped_column(String(40))
+    # Chat only: rows of inline buttons, [[{"text": ..., "data": ...} or {"text", "url"}]].
+    buttons: Mapped[list[Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class ChatRow(Base):
+    """A private Telegram chat and where its conversation stands (domain/chat.py)."""
+
+    __tablename__ = "telegram_chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2))
+    # What the conversation collected before the case exists (text BSN-masked).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ChannelCursorRow(Base):
+    """How far a channel has read (the Telegram update offset), stored with what it read."""
+
+    __tablename__ = "channel_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
 
 
 class MailboxStateRow(Base):

@@ -167,3 +167,28 @@ def test_a_long_digest_lists_the_first_hundred_and_says_how_many_more() -> None:
     assert "Termijn verstreken (350)" in rendered.body
     assert "en nog 250; de hele lijst: dsr-bot cases list" in rendered.body
     assert rendered.body.count("AVG-2026-0001") == 100
+
+
+async def test_the_staff_chat_gets_one_message_with_the_days_reminders(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        telegram={"token": "1:test", "staff_chat_id": -100777},
+    )
+    await _open_case(sessions, settings)
+    # 27 November: the promise is 3 working days off, and the extension prompt is due.
+    await _sweep_at(sessions, settings, datetime(2026, 11, 27, 9, tzinfo=AMSTERDAM))
+    async with sessions() as s:
+        chat = list(await s.scalars(select(OutboxRow).where(OutboxRow.channel == "telegram")))
+    # The case's arrival was announced when it came in; the sweep adds one message.
+    assert [m.kind for m in chat] == ["staff_chat_new_case", "staff_chat_notices"]
+    message = chat[1]
+    assert message.recipient == "-100777"
+    lines = message.body.splitlines()
+    assert "Herinnering: AVG-2026-0001: onze belofte van vier weken loopt af op" in lines[0]
+    assert "(nog 3 werkdagen)" in lines[0]
+    assert any(line.startswith("Let op: AVG-2026-0001: de wettelijke termijn") for line in lines)
+    assert "Verleng de termijn of stuur een weigering" in message.body
+    assert "Jan" not in message.body and "example.nl" not in message.body

@@ -263,3 +263,30 @@ async def test_staff_add_a_step_of_their_own_after_the_checklist(
     assert found[-1].title == "Controleer de CRM-export"
     logged = [e for e in await events(sessions, case) if e.kind == "task_added"]
     assert [(e.actor, e.detail["title"]) for e in logged] == [(SAM, "Controleer de CRM-export")]
+
+
+async def test_the_staff_chat_hears_of_an_assignment_with_a_console_button(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        console={"public_url": "https://console.example.nl"},
+        telegram={"token": "1:test", "staff_chat_id": -100777},
+    )
+    case = await open_case(sessions, settings, RequestKind.ACCESS)
+    sara = await add_staff(sessions, SARA)
+    first = (await steps(sessions, case))[0]
+    async with sessions.begin() as s:
+        task = await s.get(TaskRow, first.id)
+        assert task is not None
+        await tasks.assign_task(s, task, sara, SAM, NOW, settings, Replies())
+    async with sessions() as s:
+        [note] = list(await s.scalars(select(OutboxRow).where(OutboxRow.kind == "staff_chat_task")))
+    assert (note.channel, note.recipient) == ("telegram", "-100777")
+    assert note.body == (
+        f'Taak bij {case.reference} voor {SARA}: "{first.title}". Toegewezen door {SAM}.'
+    )
+    assert note.buttons == [
+        [{"text": "Open in console", "url": f"https://console.example.nl/cases/{case.reference}"}]
+    ]

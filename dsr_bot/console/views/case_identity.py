@@ -73,7 +73,7 @@ IDENTITY_ERRORS_NL = (
     ("is closed", "Deze zaak is gesloten."),
     ("has been asked for already", "Er is al om een kopie ID gevraagd."),
     ("verified already", "De identiteit is al geverifieerd."),
-    ("no e-mail address", "Er is geen e-mailadres om de vraag naartoe te sturen."),
+    ("no address to send", "Er is geen adres om de vraag naartoe te sturen."),
     ("no ID copy is waiting", "Er wacht geen kopie ID op beoordeling."),
     ("no longer stored", "De kopie ID is er niet meer. Vraag zo nodig om een nieuwe."),
     ("secret key", "De kopie ID is niet te lezen (de geheime sleutel is veranderd)."),

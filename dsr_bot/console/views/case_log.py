@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from dsr_bot.console.templating import KIND_NL, STATE_NL, date_nl
-from dsr_bot.console.views import work
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.identity import DocumentType
+from dsr_bot.domain.wording import DRAFT_KIND_NL
 from dsr_bot.store.tables import CaseEventRow
 
 EVENT_NL = {
@@ -56,6 +56,7 @@ EVENT_NL = {
     EventKind.TASK_UNDONE: "stap weer open",
     EventKind.DRAFT_EDITED: "concept bewerkt",
     EventKind.DRAFT_REJECTED: "concept afgewezen",
+    EventKind.CHAT_CONFIRMED: "soort verzoek bevestigd in de chat",
 }
 DECISION_NL = {
     "answered": "beantwoord",
@@ -119,6 +120,9 @@ DETAIL_NL = {
     "attempts": "pogingen",
     "identifiers": "gegevens in het register",
     "unavailable": "niet beschikbaar",
+    "suggested": "voorgesteld",
+    "chosen": "gekozen",
+    "contact_email": "e-mailadres opgegeven",
 }
 # Ids and numbers that mean nothing to a reader (the page shows what they point at).
 HIDDEN_DETAIL = frozenset(
@@ -157,7 +161,7 @@ def _value(kind: str, key: str, value: Any, names: dict[str, str]) -> str:
         return ", ".join(_value(kind, key, v, names) for v in value)
     text = str(value)
     labelled = kind == EventKind.LABELS_CORRECTED and key in ("before", "after")
-    if key in ("kinds", "checklist") or labelled:
+    if key in ("kinds", "checklist", "suggested", "chosen") or labelled:
         return KIND_NL.get(text, text)
     if kind == EventKind.STATE_CHANGED:
         return STATE_NL.get(text, text)
@@ -178,7 +182,7 @@ def _value(kind: str, key: str, value: Any, names: dict[str, str]) -> str:
     if key == "confidence" and isinstance(value, float):
         return f"{round(value * 100)}%"
     if key == "notice":
-        return work.DRAFT_KIND_NL.get(text, text)
+        return DRAFT_KIND_NL.get(text, text)
     if key in ("promise_due", "legal_due", "new_due", "since", "promise_on", "legal_on"):
         try:
             return date_nl(datetime.fromisoformat(text).date())

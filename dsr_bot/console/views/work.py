@@ -21,33 +21,18 @@ from dsr_bot.console.context import ConsoleContext, console
 from dsr_bot.console.templating import redirect, render
 from dsr_bot.domain.identity import IdentityState, blocks_draft
 from dsr_bot.domain.roles import Permission, may
+from dsr_bot.domain.wording import DRAFT_KIND_NL, REFUSED_NL
 from dsr_bot.errors import CaseNotFound, DsrBotError, StaffError
 from dsr_bot.services import casework, tasks
 from dsr_bot.services import staff as accounts
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.store.tables import CaseRow, DraftRow, StaffRow
 
-DRAFT_KIND_NL = {
-    "answer": "antwoord",
-    "extension_notice": "verlenging van de termijn (art. 12 lid 3)",
-    "refusal_notice": "weigering (art. 12 lid 4)",
-    "complaint_acknowledgement": "ontvangstbevestiging van een klacht",
-    "identity_not_verified": "identiteit niet vastgesteld: zaak gesloten",
-}
 DRAFT_STATUS_NL = {
     "draft": "concept",
     "approved": "goedgekeurd en verzonden",
     "rejected": "afgewezen",
     "discarded": "weggegooid",
-}
-# Why casework.approve refuses (CaseworkError.code), as the console says it; the four-eyes
-# reasons also stand where the approve button would be.
-REFUSED_NL = {
-    "wrote": "U schreef dit concept. Iemand anders moet het goedkeuren (vier ogen).",
-    "edited": "U heeft dit concept het laatst bewerkt. Iemand anders moet het goedkeuren "
-    "(vier ogen).",
-    "identity": "De identiteit van de persoon is nog niet vastgesteld. Een antwoord op het "
-    "verzoek gaat pas weg als die is geverifieerd.",
 }
 NEW_DRAFT_KINDS = [
     ("answer", "Antwoord: schrijf de inhoud; aanhef, nummer en afsluiting komen er vanzelf bij"),
