@@ -216,16 +216,7 @@ class ChatDesk:
     ) -> Conversation:
         update = turn.update
         first = action.first_message or update.message_id or update.update_id
-        message = InboundMessage(
-            channel=Channel.TELEGRAM,
-            source=SOURCE,
-            external_id=f"{update.chat_id}:{first}",
-            sender=str(update.chat_id),
-            sender_name=update.user_name,
-            subject="Verzoek via Telegram",
-            text=action.text,
-            received_at=action.started_at,
-        )
+        message = _inbound(update, first, "Verzoek via Telegram", action.text, action.started_at)
         kinds = frozenset(RequestKind(k) for k in action.kinds)
         chosen = Classification(
             kinds=kinds,
@@ -287,16 +278,13 @@ class ChatDesk:
         if update.file is not None:
             size = len(content) if content is not None else update.file.size or 0
             attachments = (Attachment(update.file.name, update.file.content_type, size, content),)
-        message = InboundMessage(
-            channel=Channel.TELEGRAM,
-            source=SOURCE,
-            external_id=f"{update.chat_id}:{update.message_id or update.update_id}",
-            sender=str(update.chat_id),
-            sender_name=update.user_name,
-            subject=f"Chatbericht {case.reference}",
-            text=update.text,
-            received_at=update.at,
-            attachments=attachments,
+        message = _inbound(
+            update,
+            update.message_id or update.update_id,
+            f"Chatbericht {case.reference}",
+            update.text,
+            update.at,
+            attachments,
         )
         outcomes = await self._pipeline.ingest_within(session, [message], turn.now)
         turn.outcomes += outcomes
@@ -513,6 +501,29 @@ class ChatDesk:
         except SQLAlchemyError as db_exc:
             raise StoreError(f"cannot store a chat update: {type(db_exc).__name__}") from db_exc
         await self._after(retry)
+
+
+def _inbound(
+    update: ChatUpdate,
+    message_id: int,
+    subject: str,
+    text: str,
+    received_at: datetime,
+    attachments: tuple[Attachment, ...] = (),
+) -> InboundMessage:
+    """A chat message as the pipeline takes it: the chat is the sender, the Telegram message
+    id within that chat the external id (so the same message is never stored twice)."""
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        source=SOURCE,
+        external_id=f"{update.chat_id}:{message_id}",
+        sender=str(update.chat_id),
+        sender_name=update.user_name,
+        subject=subject,
+        text=text,
+        received_at=received_at,
+        attachments=attachments,
+    )
 
 
 def _masked(update: ChatUpdate) -> ChatUpdate:
