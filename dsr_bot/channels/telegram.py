@@ -41,7 +41,7 @@ from telegram.warnings import PTBDeprecationWarning
 from dsr_bot.config import TelegramSettings
 from dsr_bot.domain.chat import ChatFile, ChatUpdate, parse_command
 from dsr_bot.domain.outgoing import OutgoingMail
-from dsr_bot.errors import DeliveryError
+from dsr_bot.errors import ChannelError, DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ ATTEMPTS = 5  # per call, before the caller's own retry (the outbox, the poll lo
 ALLOWED_UPDATES = ("message", "callback_query")
 
 
-class Unavailable(Exception):
+class Unavailable(ChannelError):
     """The Bot API did not answer usefully after the retries; try again later."""
 
 
-class Refused(Exception):
+class Refused(ChannelError):
     """The Bot API refused the call for good (bad request, bot blocked, bad token)."""
 
 

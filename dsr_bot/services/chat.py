@@ -45,7 +45,7 @@ from dsr_bot.domain.inbound import Attachment, Channel, InboundMessage, Quaranti
 from dsr_bot.domain.outgoing import new_message_id
 from dsr_bot.domain.roles import Permission, may
 from dsr_bot.domain.wording import REFUSED_NL
-from dsr_bot.errors import StoreError
+from dsr_bot.errors import ChannelError, StoreError
 from dsr_bot.nlp.classifier import Classification, Classifier, language_of
 from dsr_bot.replies import Replies
 from dsr_bot.services import casework
@@ -76,7 +76,8 @@ class ChatApi(Protocol):
     async def edit(self, chat_id: int, message_id: int, text: str) -> None: ...
 
     async def download(self, file_id: str, max_bytes: int) -> bytes | None:
-        """The file; None when it cannot be had (too large, gone); raises to retry later."""
+        """The file; None when it cannot be had (too large, gone); raises ChannelError when
+        the API is down, and the update is tried again later."""
         ...
 
 
@@ -142,6 +143,8 @@ class ChatDesk:
                 await _advance(session, update.update_id, turn.now)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store a chat update: {type(exc).__name__}") from exc
+        except ChannelError:
+            raise  # the Bot API is down (fetching a photo): the update is tried again
         except Exception as exc:
             await self._failed(turn, exc)
             return

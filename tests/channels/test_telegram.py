@@ -383,3 +383,17 @@ async def test_a_message_the_bot_cannot_handle_is_kept_for_staff_and_the_chat_go
         # The next message is handled as usual.
         bot_api.send_text(PERSON_CHAT, PERSON_CHAT, "/start")
         assert "Welkom" in (await said(bot_api, PERSON_CHAT, 2))[-1]["text"]
+
+
+async def test_a_photo_that_cannot_be_fetched_yet_is_fetched_again_not_lost(
+    settings: Settings, bot_api: BotApiStub
+) -> None:
+    async with chat_bot(settings) as bot:
+        reference = await confirm_and_give_address(bot_api)
+        bot_api.fail("getFile", 502, count=5)  # more than one call's own retries
+        photo = encode(draw_card(PERSON, []), Transform("jpeg", jpeg_quality=90))
+        bot_api.send_photo(PERSON_CHAT, PERSON_CHAT, photo)
+        received = (await said(bot_api, PERSON_CHAT, 4))[-1]
+        assert f"Wij hebben uw kopie ontvangen bij verzoek {reference}" in received["text"]
+        assert await count(bot, IdCopyRow) == 1
+        assert await count(bot, MessageRow, MessageRow.route == "quarantined") == 0
