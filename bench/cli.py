@@ -2,11 +2,11 @@
 
 Order: the ID-copy check (it needs no server; `--only id-check` stops there); the console's
 case list with 10,000 cases (no server either; `--only console` runs it alone); fill the INBOX
-once; bare fetch (its warm-up also warms Dovecot's index cache for the
-bot); one ingest run per database, each into a fresh database so the bot reads the mailbox
-from UID 1; the latency phase reuses the last ingest's bot, already idling. The last run is
-SQLite when it is measured, so the latency figure is that of the default store, and its
-APPENDs cannot end up in another run's INBOX.
+once; bare fetch (its warm-up also warms Dovecot's index cache for the bot); one ingest run per
+database, each into a fresh database so the bot reads the mailbox from UID 1 (`--only ingest`
+runs the phases from the INBOX fill up to here); the latency phase reuses the last ingest's
+bot, already idling. The last run is SQLite when it is measured, so the latency figure is that
+of the default store, and its APPENDs cannot end up in another run's INBOX.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("id-check", "console"),
-        help="run this phase alone and print its rows (bench/results/latest.json is kept)",
+        choices=("id-check", "console", "ingest"),
+        help="run this phase alone and print its rows (bench/results/latest.json is kept); "
+        "ingest: the bare fetch and the ingest runs, without the latency phase",
     )
     args = parser.parse_args(argv)
     if args.messages < 1 or args.samples < 1 or args.repeat < 1:
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("WARNING")
     started = time.perf_counter()
     results = Results(options=vars(args), machine=machine_facts())
-    if args.only != "console":
+    if args.only is None or args.only == "id-check":
         say(f"ID-copy check: {id_check.PEOPLE * id_check.TRANSFORMS_EACH * 5} cards, one at a time")
         results.id_check = id_check.measure()
         say(f"  ID-copy check: p95 {results.id_check.p95_s:.2f} s")
@@ -69,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results), flush=True)
         return 0
     # The console's figures are printed and written on their own (bench/results/console.json).
-    console_bench = asyncio.run(console.measure(args.db))
+    console_bench = asyncio.run(console.measure(args.db)) if args.only != "ingest" else None
     if args.only == "console":
+        assert console_bench is not None
         print(console.table(console_bench), flush=True)
         say(f"results written to {console.write_json(console_bench)}")
         return 0
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     results.wall_s = time.perf_counter() - started
     print(table(results), flush=True)
+    if console_bench is None:  # --only ingest: a look at one phase, latest.json is kept
+        return 0
     print("\n" + console.table(console_bench), flush=True)
     say(f"results written to {write_json(results)} and {console.write_json(console_bench)}")
     return 0
@@ -104,14 +108,15 @@ async def _run(
     # SIGTERM unwinds like Ctrl-C: the bot, the PostgreSQL database and Dovecot get cleaned up.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
 
-    say("classifier: load, latency and throughput in a fresh process")
-    results.classifier = await asyncio.to_thread(classifier.measure)
-    say(f"  classifier: {results.classifier.pipe_per_s:.0f} msg/s with nlp.pipe")
+    if args.only != "ingest":
+        say("classifier: load, latency and throughput in a fresh process")
+        results.classifier = await asyncio.to_thread(classifier.measure)
+        say(f"  classifier: {results.classifier.pipe_per_s:.0f} msg/s with nlp.pipe")
 
-    say(f"deadline sweep: {sweep.CASES:,} open cases per database in a fresh process (1-2 min)")
-    results.sweep = await asyncio.to_thread(sweep.measure, args.db)
-    for run in results.sweep.runs:
-        say(f"  sweep, {run.db}: steady state {run.steady_s:.3f} s, first {run.first_s:.1f} s")
+        say(f"deadline sweep: {sweep.CASES:,} open cases per database in a fresh process (1-2 min)")
+        results.sweep = await asyncio.to_thread(sweep.measure, args.db)
+        for run in results.sweep.runs:
+            say(f"  sweep, {run.db}: steady state {run.steady_s:.3f} s, first {run.first_s:.1f} s")
 
     dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     if "postgres" in dbs and (problem := await postgres_problem()):
@@ -132,7 +137,7 @@ async def _run(
     for kind in dbs:
         runs = []
         for attempt in range(1, args.repeat + 1):
-            last = kind == dbs[-1] and attempt == args.repeat
+            last = kind == dbs[-1] and attempt == args.repeat and args.only != "ingest"
             runs.append(await _ingest_once(server, workdir, args, results, kind, attempt, last))
         results.ingest.append(ingest.median(runs))
     results.ingest.sort(key=lambda r: r.db != "sqlite")  # SQLite row first

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -62,10 +63,11 @@ class _Shadowed(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         source, filename, uptodate = self._builtin.get_source(environment, template)
-        shadow = self._override_dir.joinpath(*split_template_path(template))
+        # A str for os.path: asked on every render, where pathlib costs more than the stat.
+        shadow = os.fspath(self._override_dir.joinpath(*split_template_path(template)))
 
         def fresh() -> bool:
-            return (uptodate is None or uptodate()) and not shadow.exists()
+            return (uptodate is None or uptodate()) and not os.path.exists(shadow)
 
         return source, filename, fresh
 
@@ -103,9 +105,29 @@ def render_with(env: jinja2.Environment, template: str, language: str, context: 
     if language not in LANGUAGES:
         language = "nl"
     context = {"language": language, **context}
-    subject = env.get_template(f"{language}/{template}.subject.j2").render(context)
-    body = env.get_template(f"{language}/{template}.body.j2").render(context)
+    subject = _render(env.get_template(f"{language}/{template}.subject.j2"), context)
+    body = _render(env.get_template(f"{language}/{template}.body.j2"), context)
     return Rendered(subject=" ".join(subject.split()), body=body.strip() + "\n")
+
+
+# A plain copy of each template's globals (Jinja's own is a ChainMap over the environment's,
+# which never change here once a template is loaded).
+_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """`template.render(context)`, less copying the globals out of their ChainMap on every
+    call (a fifth of an acknowledgement's render): the same context, on top of a plain copy."""
+    plain = _GLOBALS.get(template)
+    if plain is None:
+        plain = _GLOBALS[template] = dict(template.globals)
+    environment = template.environment
+    try:
+        return environment.concat(
+            template.root_render_func(template.new_context({**plain, **context}, shared=True))
+        )
+    except Exception:
+        environment.handle_exception()
 
 
 class Replies:

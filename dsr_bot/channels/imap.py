@@ -191,10 +191,7 @@ class ImapWatcher:
         storing: tuple[Future[list[Outcome]], list[int], int] | None = None
         try:
             for batch in _chunks(uids, self.box.batch_size):
-                sizes = {
-                    uid: int(data.get(b"RFC822.SIZE", 0))
-                    for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()
-                }
+                sizes = self._sizes(client, batch)
                 for part in _by_budget([u for u in batch if u in sizes], sizes, FETCH_BYTES_BUDGET):
                     if self._stopping.is_set():
                         return  # what is not stored yet is read again at the next start
@@ -212,6 +209,21 @@ class ImapWatcher:
         finally:
             if storing is not None:
                 self._stored(client, *storing)
+
+    def _sizes(self, client: IMAPClient, batch: list[int]) -> dict[int, int]:
+        """Each message's size, or, when none in the batch is large, the same upper bound for
+        each: the batch then fits the fetch budget whole and every message is small enough.
+
+        Asking the server which messages are large is one short answer; a FETCH of every size
+        is a response per message for imapclient to parse (a fifth of the watcher's work).
+        """
+        bound = min(self._max_bytes, FETCH_BYTES_BUDGET // len(batch))
+        if bound > 0 and not client.search(["UID", _uid_set(batch), "LARGER", bound]):
+            return dict.fromkeys(batch, bound)
+        return {
+            uid: int(data.get(b"RFC822.SIZE", 0))
+            for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()
+        }
 
     def _stored(
         self, client: IMAPClient, future: Future[list[Outcome]], part: list[int], count: int
@@ -315,6 +327,18 @@ class ImapWatcher:
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    """An IMAP sequence set for these UIDs (sorted): runs as first:last, so a batch of
+    consecutive UIDs is one short range."""
+    runs: list[list[int]] = []
+    for uid in uids:
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1][1] = uid
+        else:
+            runs.append([uid, uid])
+    return ",".join(str(first) if first == last else f"{first}:{last}" for first, last in runs)
 
 
 def _by_budget(uids: Sequence[int], sizes: dict[int, int], budget: int) -> Iterator[list[int]]:

@@ -9,6 +9,7 @@ Saturday, Sunday or public holiday moves to the next working day.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,6 +24,15 @@ def receipt_date(received_at: datetime) -> date:
     """The calendar date of receipt in Europe/Amsterdam, not UTC (legal.md section 1)."""
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be timezone-aware")
+    if received_at.fold:  # the repeated hour: equal, within its zone, to a different instant
+        return received_at.astimezone(AMSTERDAM).date()
+    return _amsterdam_date(received_at)
+
+
+@functools.lru_cache(maxsize=1024)
+def _amsterdam_date(received_at: datetime) -> date:
+    # Cached: intake asks up to three times per message, and a batch's messages often share
+    # their INTERNALDATE second. Equal aware datetimes are the same instant, so the same date.
     return received_at.astimezone(AMSTERDAM).date()
 
 
@@ -58,8 +68,17 @@ def compute_deadlines(
     """
     if promise_weeks < 0 or paused_days < 0:
         raise ValueError("promise_weeks and paused_days must not be negative")
-    extra = frozenset(extra_holidays)  # read once per deadline below
-    received_on = receipt_date(received_at)
+    return _deadlines(
+        receipt_date(received_at), promise_weeks, paused_days, frozenset(extra_holidays)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _deadlines(
+    received_on: date, promise_weeks: int, paused_days: int, extra: frozenset[date]
+) -> Deadlines:
+    # Cached: every request received on the same day has the same deadlines (a batch of mail
+    # is mostly one day's), and Deadlines is immutable.
     pause = timedelta(days=paused_days)
 
     def due(raw_end: date) -> date:

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+import operator
+import weakref
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from dsr_bot.errors import CaseNotFound
 from dsr_bot.store.tables import (
@@ -22,6 +56,7 @@ from dsr_bot.store.tables import (
     MessageRow,
     OutboxRow,
     ReferenceCounterRow,
+    UtcDateTime,
 )
 
 
@@ -54,14 +89,16 @@ async def allocate_ids(session: AsyncSession, table: type[Base], count: int) -> 
     if count <= 0:
         return []
     name = table.__tablename__
-    if session.get_bind().dialect.name == "postgresql":
-        rows = await session.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": name, "n": count},
+    # Plain SQL on the session's connection: the session's own execute costs more than the query.
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = await connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+            (name, count),
         )
         return [int(r[0]) for r in rows]
-    top = await session.scalar(text(f"SELECT max(id) FROM {name}"))  # noqa: S608 - our own table
-    start = int(top or 0) + 1
+    result = await connection.exec_driver_sql(f"SELECT max(id) FROM {name}")  # noqa: S608 - our own table
+    start = int(result.scalar() or 0) + 1
     return list(range(start, start + count))
 
 
@@ -114,13 +151,167 @@ def outbox_row(
 async def insert_rows(
     session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Insert rows given as column values, all with the same keys, in a single executemany.
+    """Insert rows given as column values, all with the same keys, in one statement.
 
-    Core on the session's connection: the ORM's bulk path costs more than the insert itself.
+    The statement is SQLAlchemy's own INSERT, compiled once per table and set of keys, and the
+    values go through the same bind processors; only its per-parameter bookkeeping for every
+    row is skipped (a third of the ingest's time in it). PostgreSQL gets one array per column
+    and a single INSERT ... SELECT FROM unnest(...) instead of a statement per row.
     """
-    if rows:
-        connection = await session.connection()
+    if not rows:
+        return
+    connection = await session.connection()
+    bulk = _bulk_insert(connection.dialect, table.__table__, tuple(rows[0]))  # type: ignore[arg-type]
+    parameters = bulk.parameters(rows) if bulk is not None else None
+    if parameters is None:
         await connection.execute(insert(table.__table__), list(rows))  # type: ignore[arg-type]
+    else:
+        await connection.exec_driver_sql(bulk.sql, parameters)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True, slots=True)
+class _BulkInsert:
+    """An INSERT for one table and one set of row keys, ready for the driver."""
+
+    sql: str
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in the SQL's order
+    # (position, bind processor, which values get the same answer: see _processed)
+    processors: tuple[tuple[int, Callable[[Any], Any], Callable[[Any], Hashable]], ...]
+    arrays: bool  # one parameter per column, holding every row's value (unnest)
+
+    def parameters(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]] | None:
+        """The driver's parameters; None when a row lacks a key or a value cannot be bound
+        (a naive datetime, say): SQLAlchemy's own path then raises its error, as it always did."""
+        try:
+            columns: list[Sequence[Any]] = list(zip(*map(self.values, rows), strict=True))
+            for position, process, key in self.processors:
+                columns[position] = _processed(process, columns[position], key)
+        except Exception:
+            return None
+        if self.arrays:
+            return [tuple(list(column) for column in columns)]
+        return list(zip(*columns, strict=True))
+
+
+def _processed(
+    process: Callable[[Any], Any], column: Sequence[Any], key: Callable[[Any], Hashable]
+) -> list[Any]:
+    """A column's values through its bind processor, once per distinct value: in a batch most
+    are the same None, the same `now`, an empty list or the same second of receipt. A
+    processor's answer depends on the value alone; `key` says which values are the same."""
+    distinct = {key(value): value for value in column}
+    if len(distinct) == len(column):
+        return list(map(process, column))
+    done = {k: process(value) for k, value in distinct.items()}
+    return [done[key(value)] for value in column]
+
+
+def _same_object(value: Any) -> Hashable:
+    return id(value)  # the values are alive in their rows meanwhile, so no id is reused
+
+
+def _same_instant(value: Any) -> Hashable:
+    # UtcDateTime stores the instant in UTC, so equal instants (equal aware datetimes) store
+    # the same. Not across `fold`: within one zone, its repeated hour compares equal to the
+    # first one.
+    return (value, value.fold) if type(value) is datetime else id(value)
+
+
+def _same_day(value: Any) -> Hashable:
+    return value if type(value) is date else id(value)  # a datetime would keep its clock time
+
+
+def _same_json(value: Any) -> Hashable:
+    return (
+        f"empty {type(value).__name__}" if type(value) in (list, dict) and not value else id(value)
+    )
+
+
+def _value_key(column_type: TypeEngine[Any]) -> Callable[[Any], Hashable]:
+    if isinstance(column_type, UtcDateTime):
+        return _same_instant
+    if isinstance(column_type, Date) and not isinstance(column_type, DateTime):
+        return _same_day
+    if isinstance(column_type, JSON):
+        return _same_json
+    return _same_object
+
+
+# Per dialect (an engine's), per (table, keys): None where SQLAlchemy's own path is needed.
+_BULK_INSERTS: weakref.WeakKeyDictionary[
+    Dialect, dict[tuple[Table, tuple[str, ...]], _BulkInsert | None]
+] = weakref.WeakKeyDictionary()
+# Array element types for unnest: plain types only, so a cast never changes a value (a cast to
+# varchar(n) would cut; text assigned to a varchar(n) column is refused instead, as before).
+_ARRAY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (String, "text"),
+    (BigInteger, "bigint"),
+    (SmallInteger, "smallint"),
+    (Integer, "integer"),
+    (Float, "double precision"),
+    (Boolean, "boolean"),
+    (Date, "date"),
+    (JSON, "json"),
+)
+
+
+def _bulk_insert(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _BulkInsert | None:
+    plans = _BULK_INSERTS.setdefault(dialect, {})
+    if (table, keys) not in plans:
+        plans[table, keys] = _plan_bulk_insert(dialect, table, keys)
+    return plans[table, keys]
+
+
+def _plan_bulk_insert(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _BulkInsert | None:
+    if not keys or dialect.name not in ("sqlite", "postgresql"):
+        return None
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    names = compiled.positiontup or []
+    binds = [compiled.binds[name] for name in names]
+    # Defaults computed in Python, or a key that is no column: SQLAlchemy's path handles those.
+    if compiled.insert_prefetch or sorted(b.key for b in binds) != sorted(keys):
+        return None
+    processors: list[tuple[int, Callable[[Any], Any], Callable[[Any], Hashable]]] = []
+    for position, (name, bind) in enumerate(zip(names, binds, strict=True)):
+        process = compiled._bind_processors.get(name)
+        if process is not None:
+            if not callable(process):  # a tuple-valued bind: not a column of an INSERT
+                return None
+            processors.append((position, process, _value_key(table.c[bind.key].type)))
+    order = [b.key for b in binds]
+    getter = operator.itemgetter(*order)
+    values = getter if len(order) > 1 else lambda row: (getter(row),)
+    if dialect.name == "sqlite":
+        return _BulkInsert(compiled.string, values, tuple(processors), arrays=False)
+    casts: list[str] = []
+    for bind in binds:
+        kind = _array_type(table.c[bind.key].type)
+        if kind is None:
+            return None
+        casts.append(f"${len(casts) + 1}::{kind}[]")
+    quote = dialect.identifier_preparer
+    columns = ", ".join(quote.format_column(table.c[key]) for key in order)
+    aliases = ", ".join(f"c{i}" for i in range(len(order)))
+    # WITH ORDINALITY: the rows, and so their serial ids, keep the order they were given in.
+    sql = (
+        f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT {aliases} "  # noqa: S608 - our own table
+        f"FROM unnest({', '.join(casts)}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n"
+    )
+    return _BulkInsert(sql, values, tuple(processors), arrays=True)
+
+
+def _array_type(column_type: TypeEngine[Any]) -> str | None:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, JSONB):
+        return "jsonb"
+    if isinstance(column_type, Enum) or (
+        isinstance(column_type, Float) and column_type.precision is not None
+    ):
+        return None
+    return next((name for kind, name in _ARRAY_TYPES if isinstance(column_type, kind)), None)
 
 
 async def touch_cases(session: AsyncSession, case_ids: Collection[int], now: datetime) -> None:
@@ -136,21 +327,49 @@ async def known_message_keys(
     session: AsyncSession, source: str, external_ids: Collection[str], message_ids: Collection[str]
 ) -> tuple[set[str], set[str]]:
     """Which of these external ids (for this source) and Message-IDs are stored already."""
-    ext: set[str] = set()
-    mids: set[str] = set()
+    lookups: list[Select[Any, Any]] = []
     if external_ids:
-        rows = await session.scalars(
-            select(MessageRow.external_id).where(
-                MessageRow.source == source, MessageRow.external_id.in_(external_ids)
-            )
+        lookups.append(
+            _stored(session, 0, MessageRow.external_id, external_ids, MessageRow.source == source)
         )
-        ext = set(rows)
     if message_ids:
-        rows = await session.scalars(
-            select(MessageRow.message_id).where(MessageRow.message_id.in_(message_ids))
-        )
-        mids = {m for m in rows if m}
+        lookups.append(_stored(session, 1, MessageRow.message_id, message_ids))
+    if not lookups:
+        return set(), set()
+    # One statement for both: a round trip per batch less.
+    rows = (await session.execute(union_all(*lookups))).all()
+    ext = {value for which, value in rows if which == 0}
+    mids = {value for which, value in rows if which == 1 and value}
     return ext, mids
+
+
+def _stored(
+    session: AsyncSession,
+    tag: int,
+    column: InstrumentedAttribute[Any],
+    values: Collection[str],
+    *where: ColumnElement[bool],
+) -> Select[Any, Any]:
+    """(tag, value) for each stored value of `column` among `values`, in rows meeting `where`.
+
+    PostgreSQL gets the values as one array, each looked up through the column's index (a
+    LATERAL probe). An IN list there is a prepared statement whose generic plan (PostgreSQL's
+    choice from its sixth run on, and on a table without statistics yet, as in a fresh
+    database) compared every row with every value: 5 ms per batch of 100 against 1,000
+    messages, 30 ms against 10,000; the probes take about 0.5 and 1 ms.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return select(literal_column(str(tag)), column).where(*where, column.in_(values))
+    keys = _keys(values)
+    found = select(column.label("value")).where(*where, column == keys.c.key).lateral("found")
+    return select(literal_column(str(tag)), found.c.value).select_from(keys).join(found, true())
+
+
+def _keys(values: Collection[str]) -> TableValuedAlias:
+    """PostgreSQL: the distinct values as rows of k(key), from one text[] parameter (not
+    varchar(n)[], whose cast would cut a longer value to size)."""
+    array = bindparam(None, list(dict.fromkeys(values)), type_=ARRAY(Text()))
+    return func.unnest(array).table_valued("key").render_derived(name="k")
 
 
 async def cases_by_references(
@@ -187,17 +406,21 @@ async def reserve_reference_numbers(session: AsyncSession, key: str, count: int)
 
     One upsert; its row lock makes this safe across workers.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ReferenceCounterRow).values(key=key, last=count)
-    last = await session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=[ReferenceCounterRow.key],
-            set_={"last": ReferenceCounterRow.last + statement.excluded.last},
-        ).returning(ReferenceCounterRow.last)
-    )
+    statement = _reserve_statement(session.get_bind().dialect.name)
+    last = await session.scalar(statement, {"key": key, "count": count})
     assert last is not None
     return int(last) - count + 1
+
+
+@functools.cache
+def _reserve_statement(dialect: str) -> ReturningInsert[int]:
+    """Built once: building it took longer than running it."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(ReferenceCounterRow).values(key=bindparam("key"), last=bindparam("count"))
+    return statement.on_conflict_do_update(
+        index_elements=[ReferenceCounterRow.key],
+        set_={"last": ReferenceCounterRow.last + statement.excluded.last},
+    ).returning(ReferenceCounterRow.last)
 
 
 async def recent_outbox_counts(
@@ -205,15 +428,28 @@ async def recent_outbox_counts(
 ) -> dict[str, int]:
     if not recipients:
         return {}
-    rows = await session.execute(
-        select(OutboxRow.recipient, func.count(OutboxRow.id))
-        .where(
-            OutboxRow.recipient.in_(recipients),
-            OutboxRow.kind == kind,
-            OutboxRow.created_at >= since,
+    recent = (OutboxRow.kind == kind, OutboxRow.created_at >= since)
+    if session.get_bind().dialect.name == "postgresql":
+        # One index probe per recipient, as in known_message_keys (_stored).
+        keys = _keys(recipients)
+        found = (
+            select(OutboxRow.recipient, OutboxRow.id)
+            .where(OutboxRow.recipient == keys.c.key, *recent)
+            .lateral("found")
         )
-        .group_by(OutboxRow.recipient)
-    )
+        query = (
+            select(found.c.recipient, func.count(found.c.id))
+            .select_from(keys)
+            .join(found, true())
+            .group_by(found.c.recipient)
+        )
+    else:
+        query = (
+            select(OutboxRow.recipient, func.count(OutboxRow.id))
+            .where(OutboxRow.recipient.in_(recipients), *recent)
+            .group_by(OutboxRow.recipient)
+        )
+    rows = await session.execute(query)
     return {recipient: int(count) for recipient, count in rows.all()}
 
 
