@@ -1,9 +1,10 @@
 """`dsr-bot train`: train the candidate models on the corpus, compare them, keep the best spaCy one.
 
-Candidates: three spaCy `textcat_multilabel` architectures from `spacy.blank("nl")`, and a
+Candidates: spaCy `textcat_multilabel` architectures from `spacy.blank("nl")`, and a
 scikit-learn TF-IDF + logistic regression baseline. All are scored on the dev split through the
 same decision rule the bot uses (`decision.decide`); the best spaCy model by dev macro-F1 (ties go
-to the faster) is saved. The public letters, when given, are scored but never used to choose.
+to the faster; the too-slow ones in `NOT_KEPT` only when trained alone) is saved. The public
+letters, when given, are scored but never used to choose.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _tok2vec(width: int) -> dict[str, Any]:
 
 
 _SUBWORD: dict[str, Any] = {
-    "@architectures": architectures.NAME,
+    "@architectures": architectures.NAME_V2,
     "exclusive_classes": False,
     "ngram_size": 2,
     "char_ngrams": [3, 4, 5],
@@ -69,6 +70,8 @@ _SUBWORD: dict[str, Any] = {
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "bow": _BOW,
     "subword": _SUBWORD,
+    # The previous version, for comparison (`dsr-bot train --arch subword,subword-v1,...`).
+    "subword-v1": {**_SUBWORD, "@architectures": architectures.NAME},
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",
         "tok2vec": _tok2vec(32),
@@ -84,10 +87,14 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "use_reduce_mean": True,
     },
 }
+# Compared, but kept only when trained alone: its CNN half makes it three times slower than
+# `subword`, and it scored 1,786 msg/s on `python -m bench.classifier` on this two-core machine,
+# under issue 3's 2,000 msg/s target (the machine is shared, so a measured speed cannot decide).
+NOT_KEPT = frozenset({"ensemble"})
 BASELINE = "tfidf-logreg"
 # Unit-length features give small gradients: models with subword features learn faster at a
 # higher rate than spaCy's default 0.001.
-LEARN_RATES = {"subword": 0.005, "ensemble": 0.002}
+LEARN_RATES = {"subword": 0.005, "subword-v1": 0.005, "ensemble": 0.002}
 
 
 def model_text(example: Example) -> str:
@@ -322,8 +329,9 @@ def compare(
 
 
 def best_spacy(results: Sequence[Result]) -> Result:
-    """Highest dev macro-F1; within 0.002 of it, the fastest."""
+    """Highest dev macro-F1; within 0.002 of it, the fastest. `NOT_KEPT` only when alone."""
     spacy_results = [r for r in results if r.name in ARCHITECTURES]
+    spacy_results = [r for r in spacy_results if r.name not in NOT_KEPT] or spacy_results
     top = max(r.dev.macro_f1 for r in spacy_results)
     close = [r for r in spacy_results if r.dev.macro_f1 >= top - 0.002]
     return max(close, key=lambda r: r.msg_per_s)

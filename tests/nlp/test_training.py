@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from dsr_bot.cli import cli
-from dsr_bot.nlp import corpus
+from dsr_bot.nlp import corpus, training
 from dsr_bot.nlp.classifier import SpacyClassifier
 from dsr_bot.nlp.labels import LABELS
+from dsr_bot.nlp.metrics import Report
 from dsr_bot.nlp.model_card import END, START
 
 RAW = Path(__file__).resolve().parents[2] / "nlp_models" / "corpus" / "raw"
@@ -86,3 +87,21 @@ def test_an_unknown_architecture_is_a_clear_error(small_corpus: Path, tmp_path: 
     )
     assert result.exit_code != 0
     assert "unknown architecture 'rnn'" in str(result.exception)
+
+
+def _result(name: str, macro_f1: float, msg_per_s: float) -> training.Result:
+    report = Report(count=1, per_label={}, macro_f1=macro_f1, exact_match=0.0, confusion={})
+    return training.Result(name, report, None, msg_per_s, epochs=1, train_s=0.0)
+
+
+def test_the_best_dev_model_is_kept_but_never_one_too_slow_for_the_speed_target() -> None:
+    results = [
+        _result("bow", 0.90, 20_000),
+        _result("subword", 0.925, 5_000),
+        _result("ensemble", 0.93, 2_000),
+        _result("tfidf-logreg", 0.94, 3_000),  # the baseline is reported, never kept
+    ]
+    assert training.best_spacy(results).name == "subword"
+    close = [_result("bow", 0.924, 20_000), *results[1:]]
+    assert training.best_spacy(close).name == "bow"  # within 0.002: the faster
+    assert training.best_spacy([results[2]]).name == "ensemble"  # asked for alone
