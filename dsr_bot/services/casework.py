@@ -309,8 +309,7 @@ async def announce_draft(
         now=now,
     )
     if row is not None:
-        row["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
-        await queries.insert_rows(session, OutboxRow, [row])
+        await queries.insert_with_ids(session, OutboxRow, [row])
 
 
 async def list_drafts(session: AsyncSession, status: str | None = "draft") -> list[DraftRow]:
@@ -367,29 +366,23 @@ async def approve(
         )
     if not reachable(case.channel, case.requester):
         raise CaseworkError(f"{case.reference}: no address to send to", code="unreachable")
-    outbox_id = (await queries.allocate_ids(session, OutboxRow, 1))[0]
     profile = settings.profiles[case.profile]
-    await queries.insert_rows(
-        session,
-        OutboxRow,
-        [
-            queries.outbox_row(
-                case_id=case.id,
-                kind=draft.kind,
-                channel=case.channel,
-                source=case.source,
-                recipient=case.requester,
-                sender=settings.mail.from_address,
-                sender_name=profile.organisation,
-                subject=draft.subject,
-                body=draft.body,
-                language=draft.language,
-                message_id=new_message_id(case.reference, settings.mail.from_address.split("@")[1]),
-                now=now,
-            )
-            | {"id": outbox_id}
-        ],
+    row = queries.outbox_row(
+        case_id=case.id,
+        kind=draft.kind,
+        channel=case.channel,
+        source=case.source,
+        recipient=case.requester,
+        sender=settings.mail.from_address,
+        sender_name=profile.organisation,
+        subject=draft.subject,
+        body=draft.body,
+        language=draft.language,
+        message_id=new_message_id(case.reference, settings.mail.from_address.split("@")[1]),
+        now=now,
     )
+    await queries.insert_with_ids(session, OutboxRow, [row])
+    outbox_id = int(row["id"])
     draft.status, draft.decided_by, draft.decided_at = "approved", actor.who, now
     draft.outbox_id = outbox_id
     log_event(

@@ -452,12 +452,7 @@ class ChatDesk:
             turn.effects.append(lambda: self._api.answer(callback, text, alert=True))
 
     async def _write(self, session: AsyncSession, turn: _Turn) -> None:
-        if not turn.outbox:
-            return
-        ids = await queries.allocate_ids(session, OutboxRow, len(turn.outbox))
-        for row, pk in zip(turn.outbox, ids, strict=True):
-            row["id"] = pk
-        await queries.insert_rows(session, OutboxRow, turn.outbox)
+        await queries.insert_with_ids(session, OutboxRow, turn.outbox)
 
     async def _after(self, turn: _Turn) -> None:
         """Once committed: wake the sender and the identity worker, then the direct answers

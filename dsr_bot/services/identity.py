@@ -269,8 +269,7 @@ class IdentityDesk:
 async def queue(session: AsyncSession, row: Row | None) -> int | None:
     if row is None:
         return None
-    row["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
-    await queries.insert_rows(session, OutboxRow, [row])
+    await queries.insert_with_ids(session, OutboxRow, [row])
     return int(row["id"])
 
 

@@ -41,7 +41,6 @@ from dsr_bot.services.identity import Asked, IdentityDesk
 from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
 from dsr_bot.store.tables import (
-    Base,
     CaseEventRow,
     CaseRow,
     DraftRow,
@@ -426,7 +425,7 @@ class Pipeline:
         drafts = self._complaint_drafts(cases, now)
         if not drafts:
             return
-        await _insert_with_ids(session, DraftRow, drafts)
+        await queries.insert_with_ids(session, DraftRow, drafts)
         by_id = {case["id"]: case for case in cases}
         notices = [
             self._staff_chat.draft(
@@ -439,7 +438,7 @@ class Pipeline:
             )
             for d in drafts
         ]
-        await _insert_with_ids(session, OutboxRow, [n for n in notices if n is not None])
+        await queries.insert_with_ids(session, OutboxRow, [n for n in notices if n is not None])
 
     async def _classify(self, messages: list[InboundMessage]) -> list[Classification]:
         """All at once; when that fails, one by one, and a message that still fails is left
@@ -628,7 +627,7 @@ class Pipeline:
         """A few bulk statements for the whole batch: cases, outgoing mail, messages, events."""
         ordered = [plans[i] for i in sorted(plans)]
         new_cases = [p.new_case for p in ordered if p.new_case is not None]
-        await _insert_with_ids(session, CaseRow, new_cases)
+        await queries.insert_with_ids(session, CaseRow, new_cases)
         await self._write_drafts(session, new_cases, now)
         checklists = tasks.checklist_rows(new_cases, self._settings.tasks, now)
         await queries.insert_rows(session, TaskRow, checklists)
@@ -637,7 +636,7 @@ class Pipeline:
                 plan.ack["case_id"] = plan.case_id
         outgoing = [p.ack for p in ordered if p.ack is not None]
         outgoing += self._staff_chat.new_cases(new_cases, now)
-        await _insert_with_ids(session, OutboxRow, outgoing)
+        await queries.insert_with_ids(session, OutboxRow, outgoing)
         rows = [
             (
                 plans[i],
@@ -647,7 +646,7 @@ class Pipeline:
             )
             for i in sorted(plans)
         ]
-        await _insert_with_ids(session, MessageRow, [row for _, row in rows])
+        await queries.insert_with_ids(session, MessageRow, [row for _, row in rows])
         await self._take_identity(session, rows, masked, plans, now)
         touched = {p.case.id for p in ordered if p.case is not None}
         if touched:
@@ -692,7 +691,7 @@ class Pipeline:
             copies += found
             plan.events += events
         if copies:
-            await _insert_with_ids(session, IdCopyRow, copies)
+            await queries.insert_with_ids(session, IdCopyRow, copies)
 
     @staticmethod
     def _log(plan: _Plan, row: Row) -> None:
@@ -802,13 +801,6 @@ def _event(
     case_id: int, now: datetime, kind: EventKind, detail: dict[str, object], actor: str = "system"
 ) -> Row:
     return {"case_id": case_id, "at": now, "actor": actor, "kind": kind.value, "detail": detail}
-
-
-async def _insert_with_ids(session: AsyncSession, table: type[Base], rows: list[Row]) -> None:
-    """Give the rows their ids first (later rows refer to them), then insert them at once."""
-    for row, pk in zip(rows, await queries.allocate_ids(session, table, len(rows)), strict=True):
-        row["id"] = pk
-    await queries.insert_rows(session, table, rows)
 
 
 def _storable(text: str) -> str:

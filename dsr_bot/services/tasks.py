@@ -203,8 +203,7 @@ async def assign_task(
             now=now,
         )
         if notice is not None:
-            notice["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
-            await queries.insert_rows(session, OutboxRow, [notice])
+            await queries.insert_with_ids(session, OutboxRow, [notice])
     return True
 
 
@@ -250,5 +249,4 @@ async def _tell_assignee(
         now=now,
         auto_submitted="auto-generated",
     )
-    row["id"] = (await queries.allocate_ids(session, OutboxRow, 1))[0]
-    await queries.insert_rows(session, OutboxRow, [row])
+    await queries.insert_with_ids(session, OutboxRow, [row])

@@ -148,6 +148,16 @@ def outbox_row(
     }
 
 
+async def insert_with_ids(
+    session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Give the rows their ids first (later rows refer to them; callers read row["id"]),
+    then insert them in one statement."""
+    for row, pk in zip(rows, await allocate_ids(session, table, len(rows)), strict=True):
+        row["id"] = pk
+    await insert_rows(session, table, rows)
+
+
 async def insert_rows(
     session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]]
 ) -> None:
