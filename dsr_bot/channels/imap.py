@@ -285,6 +285,8 @@ class ImapWatcher:
         client.idle()
         self.idle_waits += 1
         try:
+            if _arrived_before_idle(client):
+                return
             deadline = time.monotonic() + self.box.idle_renew_seconds
             while not self._stopping.is_set() and time.monotonic() < deadline:
                 for response in client.idle_check(timeout=1.0):
@@ -327,6 +329,14 @@ class ImapWatcher:
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def _arrived_before_idle(client: IMAPClient) -> bool:
+    """Whether mail arrived between the last sync and IDLE: the server announces it before
+    its "+ idling", and imapclient files that EXISTS with imaplib's untagged responses
+    instead of handing it to idle_check, where it would wait for the next mail or renewal."""
+    pending: dict[str, object] = client._imap.untagged_responses
+    return any(pending.pop(name, None) for name in ("EXISTS", "RECENT"))
 
 
 def _uid_set(uids: Sequence[int]) -> str:

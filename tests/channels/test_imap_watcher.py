@@ -260,3 +260,24 @@ async def test_a_server_without_idle_is_polled(
             assert bot.watchers[0].idle_waits == 0  # it never sent IDLE
     finally:
         server.stop()
+
+
+async def test_mail_arriving_between_the_sync_and_idle_is_not_left_waiting(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server announces such mail before it confirms IDLE; missed, it would wait for the
+    # next mail or the IDLE renewal (25 minutes).
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        watcher = bot.watchers[0]
+        sync = watcher._sync
+        appended: list[bool] = []
+
+        def sync_then_mail_arrives(client: object, uidvalidity: int) -> None:
+            sync(client, uidvalidity)
+            if not appended:
+                appended.append(True)
+                dovecot.append(request_mail(message_id="<between@example.nl>").as_bytes())
+
+        monkeypatch.setattr(watcher, "_sync", sync_then_mail_arrives)
+        await _connected(bot)
+        await eventually(lambda: _has_cases(bot, 1), within=10)
