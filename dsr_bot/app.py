@@ -25,6 +25,7 @@ from dsr_bot.console.server import ConsoleServer
 from dsr_bot.nlp.classifier import Classifier, ClassifierPool, SpacyClassifier, Unclassified
 from dsr_bot.replies import Replies
 from dsr_bot.services import retention, staff
+from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.chat import ChatDesk
 from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.identity_sweep import IdentityWorker
@@ -207,10 +208,12 @@ async def build_bot(
         telegram_api = TelegramApi(settings.telegram) if settings.telegram.enabled else None
         if telegram_api is not None:
             transports["telegram"] = TelegramTransport(telegram_api)
+        backlog = Backlog()
         sender = OutboxSender(
             sessions=sessions,
             transport=ByChannel(transports),
             settings=settings.mail,
+            backlog=backlog,
         )
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))
@@ -226,6 +229,7 @@ async def build_bot(
             on_outbox=sender.notify,
             identity=desk,
             on_id_copy=identity.notify,
+            backlog=backlog,
         )
         limits = DEFAULT_LIMITS
         intake = None

@@ -397,7 +397,10 @@ class Settings(_Section):
         """The profile a source (mailbox name, "smtp" or "telegram") answers for."""
         if source == "telegram":
             return self.telegram.profile
-        return next((box.profile for box in self.mailboxes if box.name == source), "default")
+        for box in self.mailboxes:  # a loop, not next(genexpr): asked several times per mail
+            if box.name == source:
+                return box.profile
+        return "default"
 
     def profile_for(self, source: str) -> ProfileSettings:
         return self.profiles[self.profile_name_for(source)]

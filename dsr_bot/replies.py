@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +131,13 @@ def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
         environment.handle_exception()
 
 
+# Bumped by every save or removal of an override in this process.
+_override_generation = 0
+
+# How often templates are checked for a replacement made by another process or by hand.
+RECHECK_SECONDS = 1.0
+
+
 class Replies:
     def __init__(
         self, templates_dir: Path = TEMPLATES_DIR, *, override_dir: Path | None = None
@@ -137,17 +145,33 @@ class Replies:
         if not templates_dir.is_dir():
             raise ConfigError(f"templates directory not found: {templates_dir}")
         self.override_dir = override_dir
-        # Without overrides no stat() per render: the templates change only with a release.
-        # With them, a template saved in the console counts from the next mail on.
-        self._env = environment(
-            template_loader(templates_dir, override_dir), auto_reload=override_dir is not None
-        )
+        # No stat() per render (it was a twentieth of ingesting a mail): a template saved in the
+        # console counts from the next mail on, one saved elsewhere within RECHECK_SECONDS.
+        self._env = environment(template_loader(templates_dir, override_dir), auto_reload=False)
+        self._generation = _override_generation
+        self._checked = time.monotonic()
+
+    def _refresh(self) -> None:
+        if self.override_dir is None or self._env.cache is None:
+            return
+        now = time.monotonic()
+        if self._generation != _override_generation:
+            self._env.cache.clear()  # certain, whatever the file system's timestamp resolution
+        elif now - self._checked >= RECHECK_SECONDS:
+            for key, cached in list(self._env.cache.items()):
+                if not cached.is_up_to_date:
+                    del self._env.cache[key]
+        else:
+            return
+        self._generation, self._checked = _override_generation, now
 
     def render(self, template: str, language: str, **context: Any) -> Rendered:
+        self._refresh()
         return render_with(self._env, template, language, context)
 
     def text(self, template: str, language: str, **context: Any) -> str:
         """A chat message (templates/<language>/chat/<template>.j2): no subject, one text."""
+        self._refresh()
         if language not in LANGUAGES:
             language = "nl"
         body = self._env.get_template(f"{language}/chat/{template}.j2")
@@ -232,6 +256,7 @@ def normalise_text(text: str) -> str:
 
 def save_override(file: TemplateFile, text: str, override_dir: Path) -> None:
     """Written whole or not at all: a half-written template is never read."""
+    global _override_generation
     folder = override_dir / file.language
     folder.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
@@ -242,12 +267,15 @@ def save_override(file: TemplateFile, text: str, override_dir: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _override_generation += 1
 
 
 def remove_override(file: TemplateFile, override_dir: Path) -> bool:
     """Back to the built-in text; False when there was no replacement."""
+    global _override_generation
     try:
         (override_dir / file.language / file.name).unlink()
     except FileNotFoundError:
         return False
+    _override_generation += 1
     return True

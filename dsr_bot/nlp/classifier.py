@@ -41,6 +41,9 @@ class Classification:
     model: str = "unclassified"
     scores: dict[str, float] = field(default_factory=dict)
     confident: bool = False  # sure enough to skip staff triage
+    # The language the text is clearly in ("nl", "en"), "" when unclear, None when not judged.
+    # Judged where the text is already prepared (a worker process), not on the event loop.
+    language: str | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -99,7 +102,7 @@ class SpacyClassifier:
     def classify_many(self, messages: Sequence[tuple[str, str]]) -> list[Classification]:
         texts = [prepare(subject, text).lower() for subject, text in messages]
         out = []
-        for scores in self.scores(texts):
+        for text, scores in zip(texts, self.scores(texts), strict=True):
             decision = decide(scores, threshold=self.threshold, confident_at=self.confident_at)
             out.append(
                 Classification(
@@ -108,6 +111,7 @@ class SpacyClassifier:
                     model=self.name,
                     scores={label: round(score, 4) for label, score in scores.items()},
                     confident=decision.confident,
+                    language=guess_language(text, default=""),
                 )
             )
         return out
@@ -116,6 +120,15 @@ class SpacyClassifier:
 def language_of(subject: str, text: str, default: str = "nl") -> str:
     """The language to answer in, judged on the new text, not on a quoted earlier message."""
     return guess_language(prepare(subject, text), default)
+
+
+def answer_language(
+    classification: Classification, subject: str, text: str, default: str = "nl"
+) -> str:
+    """`language_of`, from the classifier's judgement when it made one."""
+    if classification.language is None:
+        return language_of(subject, text, default)
+    return classification.language or default
 
 
 # --- worker processes --------------------------------------------------------------------------

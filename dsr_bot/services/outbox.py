@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from dsr_bot.config import MailSettings
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.outgoing import OutgoingMail
 from dsr_bot.errors import DeliveryError
+from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.pipeline import utcnow
 from dsr_bot.store import queries
 from dsr_bot.store.tables import CaseEventRow, OutboxRow
@@ -60,6 +62,7 @@ class OutboxSender:
         settings: MailSettings,
         clock: Callable[[], datetime] = utcnow,
         batch: int = 20,
+        backlog: Backlog | None = None,
     ) -> None:
         self._sessions = sessions
         self._transport = transport
@@ -67,6 +70,7 @@ class OutboxSender:
         self._clock = clock
         self._batch = batch
         self._wake = asyncio.Event()
+        self._backlog = backlog or Backlog()
 
     def notify(self) -> None:
         """New rows are waiting: deliver now rather than at the next poll."""
@@ -75,6 +79,7 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
+            await self._backlog.quiet()
             try:
                 sent = await self.deliver_due()
             except SQLAlchemyError as exc:
@@ -108,38 +113,42 @@ class OutboxSender:
                 lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
                 limit=self._batch,
             )
-            claimed = [(r.id, _outgoing(r)) for r in rows]
+            claimed = [(_Sent(r.id, r.case_id, r.kind), _outgoing(r)) for r in rows]
         # Send outside the transaction: a slow relay must not hold database locks.
-        results: list[tuple[int, DeliveryError | None]] = []
-        for row_id, mail in claimed:
+        sent: list[_Sent] = []
+        failed: dict[int, DeliveryError] = {}
+        for row, mail in claimed:
             try:
                 await self._transport.send(mail)
             except DeliveryError as exc:
-                results.append((row_id, exc))
+                failed[row.id] = exc
             else:
-                results.append((row_id, None))
-        if results:
-            await self._record(results)
+                sent.append(row)
+        if claimed:
+            await self._record(sent, failed)
         return len(claimed)
 
-    async def _record(self, results: list[tuple[int, DeliveryError | None]]) -> None:
-        """All results of a batch in one transaction."""
+    async def _record(self, sent: list[_Sent], failed: dict[int, DeliveryError]) -> None:
+        """All results of a batch in one transaction: what went in one UPDATE, as most do."""
         now = self._clock()
         events: list[dict[str, object]] = []
         async with self._sessions.begin() as session:
-            rows = await queries.outbox_rows(session, [row_id for row_id, _ in results])
-            for row_id, error in results:
-                events += self._apply(rows[row_id], error, now)
+            if sent:
+                await queries.mark_outbox_sent(session, [row.id for row in sent], now)
+            for row in sent:
+                log.info("outbox %s delivered (%s)", row.id, row.kind)
+                if row.case_id is not None:
+                    events.append(_sent_event(row.case_id, row.id, now))
+            if failed:
+                rows = await queries.outbox_rows(session, failed)
+                for row_id, error in failed.items():
+                    events += self._apply(rows[row_id], error, now)
             await queries.insert_rows(session, CaseEventRow, events)
 
     def _apply(
-        self, row: OutboxRow, error: DeliveryError | None, now: datetime
+        self, row: OutboxRow, error: DeliveryError, now: datetime
     ) -> list[dict[str, object]]:
-        """Update the row for the result; returns the audit events to add."""
-        if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            log.info("outbox %s delivered (%s)", row.id, row.kind)
-            return _event(row, now, EventKind.MESSAGE_SENT, {"outbox": row.id})
+        """Update the row for a failed attempt; returns the audit events to add."""
         row.last_error = str(error)
         if error.permanent or row.attempts >= self._settings.max_attempts:
             row.status = "failed"
@@ -164,6 +173,25 @@ class OutboxSender:
             int(delay.total_seconds()),
         )
         return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What recording a delivery needs of its row, kept from the claim."""
+
+    id: int
+    case_id: int | None
+    kind: str
+
+
+def _sent_event(case_id: int, outbox_id: int, now: datetime) -> dict[str, object]:
+    return {
+        "case_id": case_id,
+        "at": now,
+        "actor": "system",
+        "kind": EventKind.MESSAGE_SENT.value,
+        "detail": {"outbox": outbox_id},
+    }
 
 
 def _outgoing(row: OutboxRow) -> OutgoingMail:

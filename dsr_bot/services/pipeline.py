@@ -34,9 +34,10 @@ from dsr_bot.domain.inbound import InboundMessage, Quarantined
 from dsr_bot.domain.outgoing import new_message_id, reachable
 from dsr_bot.domain.workflow import Route
 from dsr_bot.errors import StoreError
-from dsr_bot.nlp.classifier import Classification, Classifier, language_of
+from dsr_bot.nlp.classifier import Classification, Classifier, answer_language
 from dsr_bot.replies import Replies
 from dsr_bot.services import tasks
+from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.identity import Asked, IdentityDesk
 from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
@@ -144,8 +145,10 @@ class Pipeline:
         identity: IdentityDesk | None = None,
         on_id_copy: Callable[[], None] = lambda: None,
         staff_chat: StaffChat | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self._sessions = sessions
+        self.backlog = backlog or Backlog()
         self._staff_chat = staff_chat or StaffChat(settings, replies)
         self._identity = identity or IdentityDesk.from_settings(settings, replies)
         self._on_id_copy = on_id_copy
@@ -178,17 +181,18 @@ class Pipeline:
         """
         now = self._clock()
         try:
-            async with self._sessions.begin() as session:
-                known = await _result(ahead, len(items))
-                outcomes = await self.ingest_within(session, items, now, known)
-                if cursor is not None:
-                    await queries.save_mailbox_state(
-                        session,
-                        source=cursor.source,
-                        uidvalidity=cursor.uidvalidity,
-                        last_uid=cursor.last_uid,
-                        now=now,
-                    )
+            with self.backlog.storing(len(items)):
+                async with self._sessions.begin() as session:
+                    known = await _result(ahead, len(items))
+                    outcomes = await self.ingest_within(session, items, now, known)
+                    if cursor is not None:
+                        await queries.save_mailbox_state(
+                            session,
+                            source=cursor.source,
+                            uidvalidity=cursor.uidvalidity,
+                            last_uid=cursor.last_uid,
+                            now=now,
+                        )
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store incoming messages: {type(exc).__name__}") from exc
         self.committed(outcomes)
@@ -321,7 +325,7 @@ class Pipeline:
         else:
             classifications = await self._classify([masked[i] for i in new])
         for i, classification in zip(new, classifications, strict=True):
-            self._label(plans[i], classification)
+            self._label(plans[i], masked[i], classification)
 
     def _route(
         self, msg: InboundMessage, by_ref: dict[str, CaseRow], by_id: dict[str, CaseRow]
@@ -356,7 +360,7 @@ class Pipeline:
             "source": msg.source,
             "requester": msg.sender,
             "requester_name": msg.sender_name,
-            "language": language_of(msg.subject, msg.text, profile.default_language),
+            "language": profile.default_language,  # until _label reads the text
             "kinds": [],
             "scores": None,
             "confidence": None,
@@ -460,10 +464,11 @@ class Pipeline:
                 out.append(Classification(kinds=frozenset(), model="failed"))
         return out
 
-    @staticmethod
-    def _label(plan: _Plan, classification: Classification) -> None:
+    def _label(self, plan: _Plan, msg: InboundMessage, classification: Classification) -> None:
         case = plan.new_case
         assert case is not None
+        default = self._settings.profile_for(msg.source).default_language
+        case["language"] = answer_language(classification, msg.subject, msg.text, default)
         case["kinds"] = classification.labels
         case["scores"] = classification.scores or None
         case["confidence"] = classification.confidence

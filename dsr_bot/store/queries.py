@@ -518,6 +518,15 @@ async def claim_due_outbox(
     return rows
 
 
+async def mark_outbox_sent(session: AsyncSession, ids: Collection[int], now: datetime) -> None:
+    await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids))
+        .values(status="sent", sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def outbox_rows(session: AsyncSession, ids: Collection[int]) -> dict[int, OutboxRow]:
     rows = await session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
     return {row.id: row for row in rows}

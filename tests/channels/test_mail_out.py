@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from dsr_bot.channels.mail_out import MaildirTransport, build_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsr_bot.channels.mail_out import MaildirTransport, _headers, build_email, stdlib_email
 from dsr_bot.domain.outgoing import OutgoingMail, new_message_id
 
 
@@ -82,3 +85,44 @@ async def test_the_maildir_is_created_with_its_parent_folders(tmp_path: Path) ->
     [written] = list((outbox / "new").iterdir())
     parsed = message_from_bytes(written.read_bytes(), policy=policy.default)
     assert parsed["To"] == "jan@example.nl"
+
+
+# Header text of every kind: plain words, runs of spaces and tabs, non-ASCII, very long words.
+_WORD = st.text(alphabet=list("aZ09.,;:<>@\"'()=?_-éë€\t"), max_size=40) | st.sampled_from(
+    ["x" * 300, "From", "=?utf-8?q?x?="]
+)
+_TEXT = st.lists(_WORD, max_size=12).map(" ".join) | st.builds(
+    lambda w, n: "  ".join([w] * n), _WORD, st.integers(1, 30)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    subject=_TEXT,
+    sender_name=_TEXT,
+    body=st.text(max_size=600) | st.sampled_from(["From here on\n", "Hallo\nFrom me\n", "a\r\nb"]),
+    references=st.lists(
+        st.builds(lambda s: f"<{s}@example.nl>", st.text("abc123.-", min_size=1, max_size=300)),
+        max_size=6,
+    ),
+    in_reply_to=st.sampled_from(["", "<a@b>", "<" + "l" * 990 + "@x>"]),
+    recipient=st.sampled_from(["jan@example.nl", "zoë@example.nl", "Jan <jan@example.nl>"]),
+)
+def test_the_quick_path_writes_the_bytes_the_email_package_writes(
+    subject: str,
+    sender_name: str,
+    body: str,
+    references: list[str],
+    in_reply_to: str,
+    recipient: str,
+) -> None:
+    """build_email writes most mails itself; whatever it is given, the bytes are the stdlib's."""
+    mail = _mail(
+        subject=subject,
+        sender_name=sender_name,
+        body=body,
+        references=tuple(references),
+        in_reply_to=in_reply_to,
+        recipient=recipient,
+    )
+    assert build_email(mail) == stdlib_email(_headers(mail), mail.body)
