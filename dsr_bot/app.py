@@ -35,6 +35,7 @@ from dsr_bot.services.scheduler import build_scheduler
 from dsr_bot.services.sweeps import Sweeper
 from dsr_bot.store import migrate
 from dsr_bot.store.engine import create_engine
+from dsr_bot.store.sealed import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ async def build_bot(
             transport=ByChannel(transports),
             settings=settings.mail,
             backlog=backlog,
+            sealer=Sealer.from_settings(settings),
         )
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))

@@ -20,6 +20,7 @@ from dsr_bot import (
     cli_identity,
     cli_nlp,
     cli_staff,
+    cli_templates,
 )
 from dsr_bot.cli_support import in_transaction
 from dsr_bot.config import Settings, load_settings
@@ -295,6 +296,7 @@ cli.add_command(cli_check_id.check_id)
 cli.add_command(cli_identity.identity_group)
 cli.add_command(cli_staff.staff_group)
 cli.add_command(cli_corrections.corrections)
+cli.add_command(cli_templates.templates_group)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,8 +17,18 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dsr_bot import organisation as org
 from dsr_bot.errors import ConfigError
 from dsr_bot.nlp.classifier import MODEL_DIR
+from dsr_bot.organisation import (
+    Cookie,
+    PrivacyContact,
+    Purpose,
+    Recipient,
+    Retention,
+    System,
+    Text,
+)
 
 DEFAULT_CONFIG_PATH = Path("dsr-bot.toml")
 
@@ -105,6 +115,31 @@ class ProfileSettings(_Section):
     reference_prefix: str = Field("AVG", pattern=r"^[A-Z]{2,8}$")
     # Linked from the chat's /start greeting.
     privacy_url: str = "https://academiewerkendleren.nl/privacyverklaring/"
+    # What replies state about the organisation (dsr_bot/organisation.py; Art. 15(1)(a)-(h)).
+    privacy_contact: PrivacyContact = PrivacyContact()
+    data_categories: tuple[Text, ...] = org.DATA_CATEGORIES
+    special_categories: tuple[Text, ...] = org.SPECIAL_CATEGORIES
+    purposes: tuple[Purpose, ...] = org.PURPOSES
+    recipients: tuple[Recipient, ...] = org.RECIPIENTS
+    retention: Retention = Retention()
+    cookies: tuple[Cookie, ...] = org.COOKIES
+    automated_decisions: bool = False
+    data_sources: tuple[Text, ...] = org.DATA_SOURCES
+    systems: tuple[System, ...] = org.SYSTEMS
+
+    def facts(self) -> dict[str, Any]:
+        """The profile as plain data for a reply template (`profile`): no methods to reach."""
+        return self.model_dump(mode="python")
+
+    def reply_context(self) -> dict[str, Any]:
+        """What every reply to a data subject gets from the profile."""
+        return {
+            "organisation": self.organisation,
+            "parent_organisation": self.parent_organisation,
+            "email": self.email,
+            "website": self.website,
+            "profile": self.facts(),
+        }
 
 
 class DeadlineSettings(_Section):
@@ -257,32 +292,28 @@ class ConsoleSettings(_Section):
 
 class TaskSettings(_Section):
     """The checklist a case gets for each kind it is about, in the order shown (Dutch: the
-    console is in Dutch). An empty list: no checklist for that kind."""
+    console is in Dutch). An empty list: no checklist for that kind. A step with `{system}`
+    becomes one step per system of the case's profile (`profiles.*.systems`)."""
 
     access: tuple[str, ...] = (
-        "Zoek de persoon op in het CRM",
-        "Zoek de persoon op in de leeromgeving",
-        "Zoek in de mailbox naar berichten van en over de persoon",
-        "Stel het overzicht en de export samen",
+        "{system}: zoek de persoon op en zet wat u vindt bij Verzamelde gegevens",
+        "Controleer de export op gegevens van anderen",
     )
     rectification: tuple[str, ...] = (
-        "Pas de gegevens aan in het CRM",
-        "Pas de gegevens aan in de leeromgeving",
+        "{system}: pas de gegevens aan",
         "Informeer de ontvangers van de gegevens (art. 19 AVG)",
     )
     erasure: tuple[str, ...] = (
         "Ga na of een bewaarplicht geldt (bijv. fiscale administratie)",
-        "Wis de gegevens in het CRM",
-        "Wis de gegevens in de leeromgeving",
-        "Wis de berichten in de mailbox",
+        "{system}: wis de gegevens, of noteer waarom ze blijven",
         "Informeer de ontvangers van de gegevens (art. 19 AVG)",
     )
     restriction: tuple[str, ...] = (
-        "Markeer de gegevens als beperkt in het CRM en de leeromgeving",
+        "{system}: markeer de gegevens als beperkt",
         "Informeer de ontvangers van de gegevens (art. 19 AVG)",
     )
     portability: tuple[str, ...] = (
-        "Exporteer de gegevens uit het CRM en de leeromgeving (CSV of JSON)",
+        "{system}: zet wat de persoon zelf gaf bij Verzamelde gegevens",
         "Controleer de export op gegevens van anderen",
     )
     objection: tuple[str, ...] = (
@@ -295,9 +326,18 @@ class TaskSettings(_Section):
     )
     other: tuple[str, ...] = ()
 
-    def for_kind(self, kind: str) -> tuple[str, ...]:
+    def for_kind(self, kind: str, systems: Sequence[str] = ()) -> tuple[str, ...]:
+        """The steps for `kind`, each `{system}` step once per system, in the profile's order."""
         titles: tuple[str, ...] = getattr(self, kind, ())
-        return titles
+        return tuple(
+            step
+            for title in titles
+            for step in (
+                [title.replace("{system}", system) for system in systems]
+                if "{system}" in title
+                else [title]
+            )
+        )
 
 
 class TelegramSettings(_Section):

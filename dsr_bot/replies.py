@@ -10,7 +10,9 @@ Templates run in Jinja's sandbox: text edited in a browser must not reach Python
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import tempfile
 import time
 import weakref
@@ -21,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
+from jinja2.runtime import TemplateReference
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
 from dsr_bot.errors import ConfigError
 
@@ -86,9 +91,20 @@ def environment(loader: jinja2.BaseLoader, *, auto_reload: bool) -> SandboxedEnv
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=auto_reload,
+        finalize=_printable,
     )
     env.filters["long_date"] = long_date
     return env
+
+
+def _printable(value: Any) -> Any:
+    """What `{{ ... }}` may print. Not a function, method or class, nor the template itself:
+    their text is Python's (`<function generate_lorem_ipsum at 0x7f...>`), not a reply's."""
+    if isinstance(value, jinja2.Undefined):
+        return value  # StrictUndefined says what is missing when it is printed
+    if callable(value) or isinstance(value, TemplateReference):
+        raise SecurityError(f"a {type(value).__name__} cannot be printed in a message")
+    return value
 
 
 def template_loader(templates_dir: Path, override_dir: Path | None) -> jinja2.BaseLoader:
@@ -279,3 +295,137 @@ def remove_override(file: TemplateFile, override_dir: Path) -> bool:
         return False
     _override_generation += 1
     return True
+
+
+# --- the HTML part of a mail ---------------------------------------------------------------------
+
+HTML_LAYOUT = "html/layout.html.j2"
+
+
+def render_html(
+    body: str, language: str, *, title: str = "", templates_dir: Path = TEMPLATES_DIR
+) -> str:
+    """The HTML part of a mail, from the same text as its plain part (the text staff approved).
+
+    The text becomes HTML (`html_blocks`), which the layout (templates/html/layout.html.j2)
+    shows in its frame. The layout is rendered in the sandbox with autoescaping on: a name with
+    `<script>` or `{{ ... }}` in it comes out as text, never as markup or code.
+    """
+    if language not in LANGUAGES:
+        language = "nl"
+    # One piece of markup, not a list for the layout to loop over: a third of the cost.
+    content = Markup("\n").join(html_blocks(body))
+    return _render(
+        _html_layout(templates_dir), {"language": language, "title": title, "content": content}
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _html_layout(templates_dir: Path) -> jinja2.Template:
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # built in, not edited in the console: no stat() per mail
+    )
+    return env.get_template(HTML_LAYOUT)
+
+
+_ITEM = re.compile(r"[-•] +(?=\S)")  # after any indentation
+_ANY_ITEM = re.compile(r"^[^\S\n]*[-•] +\S", re.MULTILINE)
+
+
+def html_blocks(body: str) -> list[Markup]:
+    """The text as HTML: a <p> per paragraph (blank-line separated) with its lines kept (<br>),
+    runs of "- item" lines as a <ul>, web and e-mail addresses as links.
+
+    The whole text is escaped first, in one call, and only then given its tags. Built here, not
+    in the layout, and a paragraph at a time where it can be: looping over lines in the sandbox
+    cost more than rendering the reply itself.
+    """
+    text = str(escape(body.replace("\r\n", "\n").replace("\r", "\n")))
+    blocks: list[Markup] = []
+    for paragraph in _BLANK_LINES.split(text):
+        if not paragraph or paragraph.isspace():
+            continue
+        if "@" in paragraph or "://" in paragraph or "www." in paragraph:
+            paragraph = _linked(paragraph)
+        if _ANY_ITEM.search(paragraph):
+            blocks += _with_lists(paragraph.split("\n"))
+        else:
+            blocks.append(_block("p", paragraph.strip().split("\n")))
+    return blocks
+
+
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n)+")
+
+
+def _with_lists(lines: list[str]) -> list[Markup]:
+    """A paragraph's lines, with each run of "- item" lines as a list."""
+    blocks: list[Markup] = []
+    kind, run = "", list[str]()
+    for line in [*lines, ""]:
+        item = _ITEM.match(line.lstrip())
+        now = "ul" if item else "p" if line.strip() else ""
+        if now != kind and run:
+            blocks.append(_block(kind, run))
+            run = []
+        if item:
+            run.append(line.lstrip()[item.end() :])
+        elif now:
+            run.append(line.strip())
+        kind = now
+    return blocks
+
+
+def _block(kind: str, lines: list[str]) -> Markup:
+    """Lines of escaped text (html_blocks escaped them), with their tags."""
+    if kind == "ul":
+        items = "".join(f"<li>{line}</li>\n" for line in lines)
+        return Markup(f"<ul>\n{items}</ul>")  # noqa: S704 - escaped text, our tags
+    return Markup("<p>" + "<br>\n".join(lines) + "</p>")  # noqa: S704 - escaped text, our tags
+
+
+# In the escaped text: web addresses (http, https, or starting with www.) and e-mail addresses.
+# An address holds no quote or angle bracket (escaped, they start with "&", which a web address
+# may hold only as "&amp;"), so it can go into href="..." as it is. Only these two kinds of link
+# are made: no text can produce a javascript: or data: link.
+# The local part of an e-mail address is read once from its start, never backtracked into:
+# "a.a.a...@" took seconds otherwise.
+_LINK = re.compile(
+    r"(?P<url>\b(?:https?://|www\.)\w(?:[^\s&]|&amp;)*+)"
+    r"|(?P<mail>(?<![\w.%+-])[\w.%+-]++@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b)"
+)
+
+
+def _linked(paragraph: str) -> str:
+    """Line by line, and only the lines that may hold an address: the regular expression costs
+    40 ns a character."""
+    lines = paragraph.split("\n")
+    for i, line in enumerate(lines):
+        if "@" in line or "://" in line or "www." in line:
+            lines[i] = _LINK.sub(_link, line)
+    return "\n".join(lines)
+
+
+def _link(found: re.Match[str]) -> str:
+    address = found.group()
+    if found.lastgroup == "mail":
+        return f'<a href="mailto:{address}">{address}</a>'
+    url = _trim(address)
+    href = url if "://" in url else "https://" + url
+    return f'<a href="{href}">{url}</a>{address[len(url) :]}'
+
+
+def _trim(url: str) -> str:
+    """Without the punctuation that ends the sentence around it ("zie https://x.nl/a.")."""
+    end, opened, closed = len(url), url.count("("), url.count(")")
+    while url[end - 1] in ".,;:!?)]}" and not url.endswith("&amp;", 0, end):
+        if url[end - 1] == ")":
+            if opened >= closed:
+                break  # https://nl.wikipedia.org/wiki/AVG_(wet) keeps its bracket
+            closed -= 1
+        end -= 1
+    return url[:end]

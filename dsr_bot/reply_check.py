@@ -1,17 +1,17 @@
 """Checking a reply template an admin wrote, before it is saved.
 
 The text is parsed, its variables are compared with what the code passes to that template, and
-it is rendered with sample values in variants that reach every branch (SAMPLES, kept in step
-with the callers of Replies.render by tests/test_reply_overrides.py). A macro file is tried
-through every mail of its language. What is wrong is said in Dutch, for the admin; a typo must
-not stop the bot from writing mail.
+it is rendered with sample values in variants that reach every branch, the full and the minimal
+context among them (SAMPLES, in reply_samples.py). A macro file is tried through every mail of
+its language. What is wrong is said in Dutch, for the admin; a typo must not stop the bot from
+writing mail.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,179 +20,23 @@ import jinja2
 from jinja2 import meta
 from jinja2.exceptions import SecurityError
 
+from dsr_bot.config import ProfileSettings
 from dsr_bot.replies import (
+    LANGUAGES,
     TEMPLATES_DIR,
+    Rendered,
     TemplateFile,
     builtin_text,
     environment,
+    render_html,
     render_with,
     template_files,
     template_loader,
 )
+from dsr_bot.reply_samples import SAMPLES as SAMPLES  # re-exported: callers check against it
+from dsr_bot.reply_samples import named_samples
 
 MAX_TEMPLATE_CHARS = 50_000
-
-_DAY = date(2026, 3, 2)  # a Monday
-_PERSON: dict[str, Any] = {
-    "name": "Fatima el Amrani",
-    "reference": "AVG-2026-0042",
-    "received_on": _DAY,
-    "organisation": "Academie Werkend Leren",
-    "parent_organisation": "Onderwijs.pro Opleidingen",
-    "email": "info@academiewerkendleren.nl",
-    "website": "academiewerkendleren.nl",
-}
-_CASE_ROW = {
-    "reference": "AVG-2026-0041",
-    "kinds": ["access"],
-    "deadline": date(2026, 3, 30),
-    "which": "belofte",
-    "working_days_left": 2,
-}
-
-# What the code passes to each template (see the callers of Replies.render and
-# IdentityDesk.render), in variants that reach every branch, so a replacement is tried the way
-# the bot will use it.
-SAMPLES: dict[str, tuple[dict[str, Any], ...]] = {
-    "acknowledgement": tuple(
-        {
-            **_PERSON,
-            "name": name,
-            "promise_on": date(2026, 3, 30),
-            "identity": check,
-            "code": code,
-            "channel": channel,
-        }
-        for name, check, code, channel in (
-            (_PERSON["name"], None, None, "email"),
-            (_PERSON["name"], "copy", None, "email"),
-            (None, "code", "483 921", "email"),
-            (_PERSON["name"], "copy", None, "telegram"),
-        )
-    ),
-    "complaint_acknowledgement": tuple(
-        {**_PERSON, "promise_on": date(2026, 3, 30), "channel": channel}
-        for channel in ("email", "telegram")
-    ),
-    "extension_notice": tuple(
-        {
-            **_PERSON,
-            "reasons": "Uw verzoek gaat over drie systemen.",
-            "new_due": date(2026, 6, 2),
-            "channel": channel,
-        }
-        for channel in ("email", "telegram")
-    ),
-    "refusal_notice": tuple(
-        {**_PERSON, "reasons": "Uw verzoek gaat over een ander.", "channel": channel}
-        for channel in ("email", "telegram")
-    ),
-    "answer": tuple(
-        {
-            **_PERSON,
-            "name": name,
-            "reasons": "",
-            "text": "Hierbij sturen wij u uw gegevens.",
-            "channel": channel,
-        }
-        for name, channel in ((_PERSON["name"], "email"), (None, "telegram"))
-    ),
-    "id_request": tuple(
-        {**_PERSON, "channel": channel, "reason": reason}
-        for channel, reason in (("email", None), ("telegram", "Een ander e-mailadres."))
-    ),
-    "id_reminder": tuple(
-        {
-            **_PERSON,
-            "channel": channel,
-            "identity": identity,
-            "code": "483 921" if identity == "code" else None,
-            "requested_on": date(2026, 3, 3),
-            "close_on": date(2026, 3, 31),
-            "step": step,
-            "last": step == 2,
-        }
-        for identity, channel, step in (
-            ("copy", "email", 1),
-            ("copy", "telegram", 2),
-            ("code", "email", 2),
-            ("code", "telegram", 1),
-        )
-    ),
-    "id_copy_unshielded": tuple(
-        {**_PERSON, "channel": channel, "fields": fields, "unreadable": not fields}
-        for channel, fields in (("email", ["photo", "bsn"]), ("telegram", []))
-    ),
-    "identity_not_verified": tuple(
-        {**_PERSON, "channel": channel, "identity": identity, "requested_on": date(2026, 3, 3)}
-        for identity, channel in (("copy", "email"), ("code", "telegram"))
-    ),
-    "staff_reminder": tuple(
-        {
-            "reference": "AVG-2026-0042",
-            "kinds": kinds,
-            "kind": kind,
-            "deadline": date(2026, 3, 30),
-            "working_days_left": left,
-        }
-        for kind, kinds, left in (("promise_near", ["access"], 3), ("legal_near", [], 0))
-    ),
-    "staff_escalation": tuple(
-        {
-            "reference": "AVG-2026-0042",
-            "kinds": ["portability"],
-            "kind": kind,
-            "deadline": date(2026, 4, 2),
-            "working_days_left": left,
-            "extension_possible": possible,
-            "extended_due": date(2026, 6, 2),
-        }
-        for kind, left, possible in (
-            ("promise_overdue", -1, False),
-            ("legal_overdue", -3, False),
-            ("extension_prompt", 5, True),
-            ("extension_prompt", 0, False),
-        )
-    ),
-    "staff_task_assigned": tuple(
-        {
-            "reference": "AVG-2026-0042",
-            "kinds": kinds,
-            "title": "Zoek in het CRM",
-            "assigned_by": "petra@academiewerkendleren.nl",
-            "promise_due": date(2026, 3, 30) if dated else None,
-            "legal_due": date(2026, 4, 2) if dated else None,
-            "extended": extended,
-            "paused": paused,
-            "url": "https://console.example/cases/AVG-2026-0042",
-        }
-        for kinds, dated, extended, paused in (
-            (["access", "erasure"], True, False, False),
-            ([], True, True, True),
-            (["other"], False, False, False),
-        )
-    ),
-    "staff_digest": (
-        {
-            "today": date(2026, 3, 27),
-            "open_count": 12,
-            "triage_count": 3,
-            "due_soon": [_CASE_ROW],
-            "overdue": [{**_CASE_ROW, "which": "wettelijk", "working_days_left": -2}],
-            "due_soon_total": 4,
-            "overdue_total": 1,
-        },
-        {
-            "today": date(2026, 3, 27),
-            "open_count": 0,
-            "triage_count": 0,
-            "due_soon": [],
-            "overdue": [],
-            "due_soon_total": 0,
-            "overdue_total": 0,
-        },
-    ),
-}
 
 
 def sample_variables(template: str) -> list[str]:
@@ -311,3 +155,176 @@ def _line_of(tb: TracebackType | None, filename: str) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+# --- the whole set, for `dsr-bot templates check` ------------------------------------------------
+
+# What a finished mail never shows: template syntax, or a placeholder someone forgot to fill in.
+_LEFTOVER = re.compile(
+    r"\{\{|\}\}|\{%|%\}|\{#|#\}|\[(?:[a-z][a-z ]{0,30}|\.\.\.|…)\]|\b(?:XXX+|TODO|FIXME|TBD)\b"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a template as the bot would send it: `file` is the one to fix."""
+
+    file: str
+    line: int | None
+    mail: str  # nl/access_reply
+    what: str
+    samples: tuple[str, ...] = ()  # the sample contexts that showed it
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        shown = f" ({', '.join(self.samples)})" if self.samples else ""
+        return f"{where}: {self.mail}{shown}: {self.what}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetReport:
+    problems: list[Problem]
+    mails: int
+    renders: int
+
+
+def is_staff_mail(template: str) -> bool:
+    """Mail to staff: Dutch only, and not always about one case (the digest)."""
+    return template.startswith("staff_")
+
+
+def check_all(
+    *,
+    override_dir: Path | None,
+    templates_dir: Path = TEMPLATES_DIR,
+    profiles: Mapping[str, ProfileSettings] | None = None,
+) -> SetReport:
+    """Render every mail in every language with each of its samples (full, minimal and the
+    branches between), the way the bot renders it (overrides first), and say what is wrong:
+    a render that fails, text left over from a template or a placeholder, an empty subject, a
+    mail to a data subject without its reference in the subject and the body, a mail missing
+    in a language. `profiles`: the deployment's, whose facts go into the full samples."""
+    env = environment(template_loader(templates_dir, override_dir), auto_reload=False)
+    files = template_files(templates_dir)
+    present = {(f.language, f.name) for f in files}
+    mails = sorted({f.template for f in files if not f.is_macros})
+
+    def path_of(language: str, name: str) -> str:
+        if override_dir is not None and (override_dir / language / name).is_file():
+            return str(override_dir / language / name)
+        return _shown(templates_dir / language / name, templates_dir)
+
+    problems: list[Problem] = []
+    renders = 0
+    for template, language in ((t, lang) for t in mails for lang in LANGUAGES):
+        subject, body = f"{template}.subject.j2", f"{template}.body.j2"
+        mail = f"{language}/{template}"
+        missing = [name for name in (subject, body) if (language, name) not in present]
+        if len(missing) == 2:
+            if not is_staff_mail(template):  # staff read Dutch
+                languages = ", ".join(LANGUAGES)
+                what = f"missing: a mail to a data subject is needed in {languages}"
+                problems.append(Problem(path_of(language, body), None, mail, what))
+            continue
+        for name in missing:
+            problems.append(Problem(path_of(language, name), None, mail, "missing"))
+        if not SAMPLES.get(template):
+            what = "no sample values to render it with (reply_samples.SAMPLES)"
+            problems.append(Problem(path_of(language, body), None, mail, what))
+            continue
+        for label, context in _contexts(template, profiles):
+            renders += 1
+            try:
+                out = render_with(env, template, language, context)
+            except Exception as exc:
+                found = [_render_problem(exc, mail, path_of(language, body))]
+            else:
+                files_of = (path_of(language, subject), path_of(language, body))
+                found = _content_problems(template, context, out, mail, *files_of)
+                try:  # the HTML part, made from the same text when the mail goes out
+                    render_html(out.body, language, title=out.subject, templates_dir=templates_dir)
+                except Exception as exc:
+                    found.append(_render_problem(exc, mail, "html/layout.html.j2"))
+            problems += [dataclasses.replace(p, samples=(label,)) for p in found]
+    return SetReport(problems=_merged(problems), mails=len(mails), renders=renders)
+
+
+def _merged(problems: list[Problem]) -> list[Problem]:
+    """One line per problem, naming every sample that showed it."""
+    seen: dict[Problem, list[str]] = {}
+    for problem in problems:
+        seen.setdefault(dataclasses.replace(problem, samples=()), []).extend(problem.samples)
+    return [dataclasses.replace(p, samples=tuple(samples)) for p, samples in seen.items()]
+
+
+def _contexts(
+    template: str, profiles: Mapping[str, ProfileSettings] | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The samples of `template`; the full ones once per deployment profile, with its facts."""
+    for label, context in named_samples(template):
+        if not profiles or label == "minimal" or "organisation" not in context:
+            yield label, context
+            continue
+        for name, profile in profiles.items():
+            facts = profile.reply_context()
+            if "profile" not in context:
+                del facts["profile"]
+            shown = label if len(profiles) == 1 else f"{label}, profile {name}"
+            yield shown, {**context, **facts}
+
+
+def _content_problems(
+    template: str,
+    context: Mapping[str, Any],
+    out: Rendered,
+    mail: str,
+    subject_file: str,
+    body_file: str,
+) -> list[Problem]:
+    found = []
+    if not out.subject.strip():
+        found.append(Problem(subject_file, None, mail, "the subject is empty"))
+    if not out.body.strip():
+        found.append(Problem(body_file, None, mail, "the body is empty"))
+    for file, text in ((subject_file, out.subject), (body_file, out.body)):
+        for match in _LEFTOVER.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(Problem(file, None, mail, f"left over in line {line}: {match[0]!r}"))
+    reference = context.get("reference")
+    if reference and not is_staff_mail(template):
+        if reference not in out.subject:
+            found.append(Problem(subject_file, None, mail, f"no reference ({reference})"))
+        if reference not in out.body:
+            found.append(Problem(body_file, None, mail, f"no reference ({reference})"))
+    return found
+
+
+def _render_problem(exc: Exception, mail: str, fallback: str) -> Problem:
+    """Where a render failed (the template file Jinja was in, and its line), and why."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return Problem(exc.filename or fallback, exc.lineno, mail, f"syntax: {exc.message}")
+    file, line = fallback, None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            file, line = name, tb.tb_lineno
+        tb = tb.tb_next
+    if isinstance(exc, jinja2.UndefinedError):
+        found = _UNDEFINED.match(exc.message or "")
+        what = f"undefined variable {found[1]!r}" if found else f"undefined: {exc.message}"
+    elif isinstance(exc, SecurityError):
+        what = f"not allowed in the sandbox: {exc}"
+    elif isinstance(exc, jinja2.TemplateNotFound):
+        what = f"uses a template that does not exist: {exc.name}"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    return Problem(_shown(Path(file), TEMPLATES_DIR), line, mail, what)
+
+
+def _shown(path: Path, templates_dir: Path) -> str:
+    """A built-in template as templates/nl/x.body.j2; any other file as it is."""
+    try:
+        return str(path.relative_to(templates_dir.parent))
+    except ValueError:
+        return str(path)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import mailbox
 import re
 from email import charset as email_charset
@@ -16,8 +19,9 @@ import aiosmtplib
 
 from dsr_bot.config import ServerUrl
 from dsr_bot.domain.hygiene import header_safe
-from dsr_bot.domain.outgoing import OutgoingMail
+from dsr_bot.domain.outgoing import Attachment, OutgoingMail
 from dsr_bot.errors import DeliveryError
+from dsr_bot.replies import render_html
 
 # Quoted-printable keeps a Dutch text readable in the raw mail; base64 would not.
 _UTF8_QP = email_charset.Charset("utf-8")
@@ -28,6 +32,10 @@ _UTF8_QP.body_encoding = email_charset.QP
 MAX_LINE = 998
 _POLICY = compat32.clone(max_line_length=MAX_LINE)
 
+_TEXT_PART = 'Content-Type: text/plain; charset="utf-8"\n'
+_HTML_PART = 'Content-Type: text/html; charset="utf-8"\n'
+_QP = "Content-Transfer-Encoding: quoted-printable\n"
+
 
 def _header(value: str) -> str:
     """ASCII as is; anything else RFC 2047-encoded."""
@@ -37,31 +45,127 @@ def _header(value: str) -> str:
 def build_email(mail: OutgoingMail) -> bytes:
     """The outgoing mail as RFC 5322 bytes; every header value is made single-line first.
 
-    Usually written out directly: the stdlib's folding costs 0.16 ms a mail, as much as storing
-    the request it answers. A mail with a header that needs folding or encoding goes through
-    `stdlib_email`; both give the same bytes (tests/channels/test_mail_out.py holds them to it).
+    multipart/alternative: the text staff approved (text/plain, as it was written) and the same
+    text as HTML (replies.render_html, autoescaped). With attachments, that inside
+    multipart/mixed, followed by each file.
+
+    Usually written out directly: the email package takes 0.25-0.3 ms for an acknowledgement,
+    written out it is 0.07-0.1 ms (of which 0.03-0.05 ms the HTML), less than storing the
+    request it answers. A mail with attachments, or with a header that needs folding or
+    encoding, goes through the email package; both give the same bytes
+    (tests/channels/test_mail_out.py holds them to it).
     """
     headers = _headers(mail)
-    body = _UTF8_QP.body_encode(mail.body)
-    if all(_plain(name, value) for name, value in headers):
-        lines = [f"{name}: {value}\n" for name, value in headers]
-        lines += ['Content-Type: text/plain; charset="utf-8"\n']
-        lines += ["Content-Transfer-Encoding: quoted-printable\n", "\n", body]
-        return "".join(lines).encode("ascii")
-    return stdlib_email(headers, mail.body)
+    html = _html(mail)
+    if mail.attachments or not all(_plain(name, value) for name, value in headers):
+        return _composed(headers, mail.body, html, mail.attachments, mail.message_id)
+    boundary = _boundary("alt", mail.message_id)
+    lines = [f"{name}: {value}\n" for name, value in headers]
+    lines += [f'Content-Type: multipart/alternative; boundary="{boundary}"\n', "\n"]
+    lines += [f"--{boundary}\n", _TEXT_PART, _QP, "\n", _UTF8_QP.body_encode(mail.body)]
+    lines += [f"\n--{boundary}\n", _HTML_PART, _QP, "\n", html]
+    lines += [f"\n--{boundary}--\n"]
+    return "".join(lines).encode("ascii")
 
 
-def stdlib_email(headers: list[tuple[str, str]], body: str) -> bytes:
-    """The same mail through the email package's compat32 API.
+def stdlib_email(mail: OutgoingMail) -> bytes:
+    """The same mail, always through the email package: what the direct path must match."""
+    return _composed(_headers(mail), mail.body, _html(mail), mail.attachments, mail.message_id)
+
+
+def _html(mail: OutgoingMail) -> str:
+    """The HTML part, quoted-printable: binascii's encoder, in C, is four times faster than the
+    email package's here (the HTML is half as long again as the text)."""
+    html = render_html(mail.body, mail.language, title=" ".join(mail.subject.split()))
+    return binascii.b2a_qp(html.encode("utf-8"), istext=True).decode("ascii")
+
+
+# Hex digits as letters: nine digits in a row would read as a BSN to a scanner (ours included).
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def _boundary(kind: str, message_id: str) -> str:
+    """A boundary of this mail's own, the same at every resend (and in both ways of building).
+
+    It starts with "=_", which neither quoted-printable ("=" is always followed by two hex
+    digits or a line break) nor base64 can produce, so no part can contain it.
+    """
+    digest = hashlib.sha256(message_id.encode()).hexdigest()[:32]
+    return f"=_{kind}_{digest.translate(_NO_DIGITS)}"
+
+
+def _composed(
+    headers: list[tuple[str, str]],
+    text: str,
+    html: str,
+    attachments: tuple[Attachment, ...],
+    message_id: str,
+) -> bytes:
+    """The mail through the email package's compat32 API.
 
     compat32 on purpose: the policy-based API is ten times slower here, and it RFC 2047-encodes
-    over-long Message-IDs in In-Reply-To, which breaks threading.
+    over-long Message-IDs in In-Reply-To, which breaks threading. Parts are given their headers
+    by hand: set_payload with a charset would add MIME-Version to each.
     """
     msg: Message[str, str] = Message()
     for name, value in headers:
         msg[name] = value
-    msg.set_payload(body, _UTF8_QP)  # also sets Content-Type and the transfer encoding
+    alternative = Message() if attachments else msg
+    alternative.add_header(
+        "Content-Type", "multipart/alternative", boundary=_boundary("alt", message_id)
+    )
+    text_part = _qp_part("text/plain", _UTF8_QP.body_encode(text))
+    alternative.set_payload([text_part, _qp_part("text/html", html)])
+    if attachments:
+        msg.add_header("Content-Type", "multipart/mixed", boundary=_boundary("mix", message_id))
+        msg.set_payload([alternative, *(_attachment(a) for a in attachments)])
     return msg.as_bytes(policy=_POLICY)
+
+
+def _qp_part(content_type: str, encoded: str) -> Message[str, str]:
+    part: Message[str, str] = Message()
+    part.add_header("Content-Type", content_type, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(encoded)
+    return part
+
+
+# A MIME type as RFC 2045 spells one; anything else is sent as application/octet-stream.
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
+
+
+def _attachment(attachment: Attachment) -> Message[str, str]:
+    """A file, base64, with its name (RFC 2231-encoded when it is not ASCII)."""
+    content_type = attachment.content_type
+    if not _MIME_TYPE.fullmatch(content_type):
+        content_type = "application/octet-stream"
+    filename = _filename(attachment.filename)
+    part: Message[str, str] = Message()
+    part["Content-Type"] = content_type
+    part["Content-Transfer-Encoding"] = "base64"
+    if filename.isascii():
+        part.add_header("Content-Disposition", "attachment", filename=filename)
+    else:
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
+    part.set_payload(base64.encodebytes(attachment.data).decode("ascii"))
+    return part
+
+
+# Bytes of UTF-8 in a file name: RFC 2231 writes each non-ASCII byte as three characters, and
+# the header line must stay within 998.
+_NAME_BYTES = 150
+
+
+def _filename(name: str) -> str:
+    """No folders and no line breaks (the receiving client decides where a file goes), short
+    enough for one header line, with its extension kept."""
+    name = header_safe(name.replace("\\", "/").rsplit("/", 1)[-1], 1000)
+    stem, dot, extension = name.rpartition(".")
+    if not stem or len(extension) > 10:
+        stem, dot, extension = name, "", ""
+    room = _NAME_BYTES - len(dot + extension)
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip()
+    return f"{stem}{dot}{extension}" if stem else "bijlage" + dot + extension
 
 
 def _headers(mail: OutgoingMail) -> list[tuple[str, str]]:

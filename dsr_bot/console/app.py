@@ -16,7 +16,7 @@ from dsr_bot.console.auth import AuthMiddleware
 from dsr_bot.console.context import ConsoleContext
 from dsr_bot.console.security import SecurityHeaders
 from dsr_bot.console.templating import HERE, render
-from dsr_bot.console.views import admin, case, cases, dashboard, login, work
+from dsr_bot.console.views import admin, case, case_data, cases, dashboard, login, work
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def create_app(ctx: ConsoleContext) -> Starlette:
         *login.routes,
         *cases.routes,
         *case.routes,
+        *case_data.routes,
         *work.routes,
         *dashboard.routes,
         *admin.routes,

@@ -87,6 +87,10 @@ class EventKind(enum.StrEnum):
     DRAFT_REJECTED = "draft_rejected"
     # The chat (issue 7): what the person confirmed before the case opened.
     CHAT_CONFIRMED = "chat_confirmed"
+    # Export assembly (issue 8): what was collected from which system, never its content.
+    DATA_ADDED = "data_added"
+    DATA_REMOVED = "data_removed"
+    PACKAGE_ATTACHED = "package_attached"
 
 
 @dataclass(frozen=True, slots=True)

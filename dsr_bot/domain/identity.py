@@ -68,6 +68,7 @@ PROCEDURAL_DRAFTS = frozenset(
         "complaint_acknowledgement",
         "identity_not_verified",
         "id_request",
+        "clarification",
     }
 )
 # Decisions that act on the request: not before identity is established.

@@ -8,6 +8,15 @@ from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a mail: an access or portability package."""
+
+    filename: str
+    content_type: str  # "application/zip", "text/csv", ...
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMail:
     sender: str
     sender_name: str
@@ -23,6 +32,7 @@ class OutgoingMail:
     channel: str = "email"  # which transport delivers it; recipient is a chat id for "telegram"
     # Chat only: rows of inline buttons, each {"text", "data"} or {"text", "url"}.
     buttons: tuple[tuple[dict[str, str], ...], ...] = ()
+    attachments: tuple[Attachment, ...] = ()  # e-mail only
 
 
 def new_message_id(reference: str, domain: str) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dsr_bot.domain.cases import EventKind
 from dsr_bot.domain.deadlines import legal_in_force, on_time, receipt_date
 from dsr_bot.secret_key import derive_key, read_secret
+from dsr_bot.store.queries import delete_collected_data
 from dsr_bot.store.tables import CaseEventRow, CaseRow, ErasureLedgerRow, MessageRow
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ async def record_erasure(
             )
             added += 1
     messages = cases = 0
+    erased_cases = {case.id}  # their collected data (access and portability packages) goes
     if emails:
         for message in await session.scalars(
             select(MessageRow).where(func.lower(func.trim(MessageRow.sender)).in_(emails))
@@ -151,7 +153,9 @@ async def record_erasure(
             select(CaseRow).where(func.lower(func.trim(CaseRow.requester)).in_(emails))
         ):
             _scrub_case(row, key, now)
+            erased_cases.add(row.id)
             cases += 1
+    await delete_collected_data(session, erased_cases)
     session.add(
         CaseEventRow(
             case_id=case.id,
@@ -212,6 +216,7 @@ async def replay(session: AsyncSession, key: bytes, *, now: datetime | None = No
         chunk = case_ids[start : start + 500]
         for case in await session.scalars(select(CaseRow).where(CaseRow.id.in_(chunk))):
             _scrub_case(case, key, now)
+        await delete_collected_data(session, chunk)
     await session.flush()
     if case_ids or message_ids:
         log.info(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dsr_bot.config import Settings
@@ -33,6 +33,7 @@ from dsr_bot.store import queries
 from dsr_bot.store.tables import (
     CaseEventRow,
     CaseRow,
+    CollectedItemRow,
     DraftRow,
     IdCopyRow,
     MessageRow,
@@ -42,8 +43,36 @@ from dsr_bot.store.tables import (
 DECISIONS = ("answered", "erased", "refused", "withdrawn", "identity_not_verified", "not_privacy")
 # Drafts that say no to the person: four eyes whatever the settings say.
 REFUSALS = frozenset({"refusal_notice", "identity_not_verified"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyText:
+    """Staff's own words in a reply: the template variable they go in, and whether the reply
+    needs them."""
+
+    variable: str
+    required: bool
+
+
+# Replies written from a full template (templates/<language>/<kind>.*.j2, the organisation's
+# profile filling in the facts), each with one field of staff's words. restriction_lifting
+# also needs the date (`lift_on`); objection_confirmed says what applied (unsubscribed,
+# consent withdrawn). The data package goes with access_reply and portability_reply.
+REPLY_TEXT = {
+    "access_reply": ReplyText("text", required=False),
+    "rectification_done": ReplyText("changes", required=True),
+    "erasure_done": ReplyText("kept", required=False),
+    "restriction_applied": ReplyText("text", required=False),
+    "restriction_lifting": ReplyText("reasons", required=True),
+    "portability_reply": ReplyText("text", required=False),
+    "objection_confirmed": ReplyText("text", required=False),
+    "clarification": ReplyText("question", required=True),
+    "identity_verified": ReplyText("text", required=False),
+}
+# Proven by a code or a copy: what an identity_verified mail may follow (not a waiver).
+VERIFIED = frozenset({IdentityState.CONFIRMED, IdentityState.VERIFIED})
 # What staff may draft; an answer is their own text inside the greeting and closing.
-DRAFT_KINDS = ("answer", "extension_notice", "refusal_notice")
+DRAFT_KINDS = ("answer", "extension_notice", "refusal_notice", *REPLY_TEXT)
 MAX_SUBJECT = 300
 MAX_BODY = 50_000
 
@@ -240,6 +269,59 @@ async def draft_notice(
     return draft
 
 
+async def draft_reply(
+    session: AsyncSession,
+    reference: str,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    replies: Replies,
+    *,
+    text: str = "",
+    lift_on: date | None = None,
+    unsubscribed: bool = False,
+    consent_withdrawn: bool = False,
+) -> DraftRow:
+    """One of the REPLY_TEXT replies, for someone else to approve: `text` goes in the kind's
+    variable (what was corrected, what was kept and why, the question...)."""
+    form = REPLY_TEXT.get(kind)
+    if form is None:
+        raise CaseworkError(f"unknown reply {kind!r}")
+    text = plain_text(text)
+    if form.required and not text:
+        raise CaseworkError(f"{kind} needs the text for {form.variable!r}", code="text")
+    if len(text) > MAX_BODY:
+        raise CaseworkError(f"a text has at most {MAX_BODY} characters")
+    case = await case_by_reference(session, reference)
+    if case.state == "closed":
+        raise CaseworkError(f"{case.reference} is closed")
+    context: dict[str, object] = {form.variable: text}
+    if kind == "restriction_lifting":
+        # Art. 18(3): the person hears of it before the restriction is lifted.
+        if lift_on is None or lift_on <= _today(now):
+            raise CaseworkError("the restriction is lifted on a day after today", code="lift_on")
+        context["lift_on"] = lift_on
+    elif kind == "objection_confirmed":
+        if not (text or unsubscribed or consent_withdrawn):
+            raise CaseworkError("say what was stopped", code="objection")
+        context |= {"unsubscribed": unsubscribed, "consent_withdrawn": consent_withdrawn}
+    elif kind == "identity_verified":
+        if IdentityState(case.identity_state) not in VERIFIED:
+            raise CaseworkError(
+                f"{case.reference}: identity is {case.identity_state}, not verified",
+                code="not_verified",
+            )
+        context["due_on"] = case.promise_due
+    reasons = context.pop("reasons", "")
+    assert isinstance(reasons, str)
+    draft = await _render_draft(
+        session, case, kind, reasons, context, actor.who, now, settings, replies
+    )
+    log_event(session, case, now, EventKind.DRAFTED, actor.who, draft=draft.id, notice=kind)
+    return draft
+
+
 async def _render_draft(
     session: AsyncSession,
     case: CaseRow,
@@ -263,11 +345,8 @@ async def _render_draft(
         reference=case.reference,
         received_on=case.received_at.astimezone(AMSTERDAM).date(),
         reasons=reasons.strip(),
-        organisation=profile.organisation,
-        parent_organisation=profile.parent_organisation,
-        email=profile.email,
-        website=profile.website,
         channel=case.channel,
+        **profile.reply_context(),
         **context,
     )
     detail = (
@@ -383,6 +462,9 @@ async def approve(
     )
     await queries.insert_with_ids(session, OutboxRow, [row])
     outbox_id = int(row["id"])
+    from dsr_bot.services import packages  # here: packages uses this module's errors and log
+
+    await packages.attach_package(session, case, draft.kind, outbox_id, now, settings)
     draft.status, draft.decided_by, draft.decided_at = "approved", actor.who, now
     draft.outbox_id = outbox_id
     log_event(
@@ -513,3 +595,6 @@ async def _close(
         .values(delete_by=now)
         .execution_options(synchronize_session=False)
     )
+    # Nor the data collected for its package: that went out with the approved reply (a copy
+    # waits, sealed, with its outbox row until it is sent), and the systems keep the original.
+    await session.execute(delete(CollectedItemRow).where(CollectedItemRow.case_id == case.id))

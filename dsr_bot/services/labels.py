@@ -164,6 +164,7 @@ async def _decide_identity(
                 promise_on=case.promise_due,
                 identity="code",
                 code=asked.code,
+                kinds=list(case.kinds),
             ),
         )
     if asked.identity is not None:

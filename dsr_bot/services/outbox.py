@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import MailSettings
 from dsr_bot.domain.cases import EventKind
-from dsr_bot.domain.outgoing import OutgoingMail
+from dsr_bot.domain.outgoing import Attachment, OutgoingMail
 from dsr_bot.errors import DeliveryError
 from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.pipeline import utcnow
 from dsr_bot.store import queries
-from dsr_bot.store.tables import CaseEventRow, OutboxRow
+from dsr_bot.store.sealed import Sealer, SealError
+from dsr_bot.store.tables import CaseEventRow, OutboxAttachmentRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class OutboxSender:
         clock: Callable[[], datetime] = utcnow,
         batch: int = 20,
         backlog: Backlog | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._sessions = sessions
+        self._sealer = sealer  # opens attachments (access and portability packages)
         self._transport = transport
         self._settings = settings
         self._clock = clock
@@ -113,25 +116,49 @@ class OutboxSender:
                 lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
                 limit=self._batch,
             )
-            claimed = [(_Sent(r.id, r.case_id, r.kind), _outgoing(r)) for r in rows]
+            files = await queries.outbox_attachments(
+                session, [r.id for r in rows if r.channel == "email"]
+            )
+            claimed = [
+                (_Sent(r.id, r.case_id, r.kind), _outgoing(r), files.get(r.id, [])) for r in rows
+            ]
         # Send outside the transaction: a slow relay must not hold database locks.
         sent: list[_Sent] = []
         failed: dict[int, DeliveryError] = {}
-        for row, mail in claimed:
+        for row, mail, sealed in claimed:
             try:
+                if sealed:
+                    mail = replace(mail, attachments=self._open(sealed))
                 await self._transport.send(mail)
             except DeliveryError as exc:
                 failed[row.id] = exc
             else:
                 sent.append(row)
         if claimed:
-            await self._record(sent, failed)
+            await self._record(sent, failed, {row.id for row, _, files in claimed if files})
         return len(claimed)
 
-    async def _record(self, sent: list[_Sent], failed: dict[int, DeliveryError]) -> None:
-        """All results of a batch in one transaction: what went in one UPDATE, as most do."""
+    def _open(self, sealed: list[OutboxAttachmentRow]) -> tuple[Attachment, ...]:
+        """The attachments, decrypted in memory only; a DeliveryError when they cannot be."""
+        if self._sealer is None:
+            raise DeliveryError("attachments waiting, but the sender has no key to open them")
+        try:
+            return tuple(
+                Attachment(row.filename, row.content_type, self._sealer.open(row.sealed))
+                for row in sealed
+            )
+        except SealError as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
+
+    async def _record(
+        self, sent: list[_Sent], failed: dict[int, DeliveryError], with_files: set[int]
+    ) -> None:
+        """All results of a batch in one transaction: what went in one UPDATE, as most do.
+        Attachments (of the rows in `with_files`) are not kept once their message went, or
+        failed for good."""
         now = self._clock()
         events: list[dict[str, object]] = []
+        done = [row.id for row in sent if row.id in with_files]
         async with self._sessions.begin() as session:
             if sent:
                 await queries.mark_outbox_sent(session, [row.id for row in sent], now)
@@ -143,6 +170,9 @@ class OutboxSender:
                 rows = await queries.outbox_rows(session, failed)
                 for row_id, error in failed.items():
                     events += self._apply(rows[row_id], error, now)
+                    if row_id in with_files and rows[row_id].status == "failed":
+                        done.append(row_id)
+            await queries.delete_outbox_attachments(session, done)
             await queries.insert_rows(session, CaseEventRow, events)
 
     def _apply(

@@ -595,6 +595,7 @@ class Pipeline:
             identity=asked.identity,
             code=asked.code,
             channel=msg.channel.value,
+            kinds=case["kinds"] if case["state"] == "open" else [],  # a section for each
         )
         references = [*msg.references, *([msg.message_id] if msg.message_id else [])]
         plan.events.append(
@@ -634,7 +635,7 @@ class Pipeline:
         new_cases = [p.new_case for p in ordered if p.new_case is not None]
         await queries.insert_with_ids(session, CaseRow, new_cases)
         await self._write_drafts(session, new_cases, now)
-        checklists = tasks.checklist_rows(new_cases, self._settings.tasks, now)
+        checklists = tasks.checklist_rows(new_cases, self._settings, now)
         await queries.insert_rows(session, TaskRow, checklists)
         for plan in ordered:
             if plan.ack is not None:

@@ -22,12 +22,14 @@ from dsr_bot.store.tables import (
     CaseEventRow,
     CaseRow,
     ChatRow,
+    CollectedItemRow,
     DraftRow,
     IdCopyRow,
     LabelCorrectionRow,
     LoginFailureRow,
     MessageRow,
     NoticeRow,
+    OutboxAttachmentRow,
     OutboxRow,
     PurgeGrantRow,
     TaskRow,
@@ -39,11 +41,13 @@ _BY_CASE: tuple[type[Base], ...] = (
     ChatRow,
     NoticeRow,
     DraftRow,
+    OutboxAttachmentRow,  # before the outbox rows they belong to
     OutboxRow,
     MessageRow,
     IdCopyRow,
     TaskRow,
     LabelCorrectionRow,
+    CollectedItemRow,
     CaseEventRow,
 )
 

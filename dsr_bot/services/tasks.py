@@ -38,17 +38,25 @@ def _position(kind: str, index: int) -> int:
     return _KIND_RANK.get(kind, len(_KIND_RANK)) * _PER_KIND + index
 
 
-def _steps(kinds: Iterable[str], options: TaskSettings) -> list[tuple[str, str, int, str]]:
+def _steps(
+    kinds: Iterable[str], options: TaskSettings, systems: Sequence[str]
+) -> list[tuple[str, str, int, str]]:
     """(key, kind, position, title) of every generated step for these kinds."""
     return [
         (f"{kind}/{index}", kind, _position(kind, index), title)
         for kind in sorted(set(kinds), key=lambda k: _KIND_RANK.get(k, len(_KIND_RANK)))
-        for index, title in enumerate(options.for_kind(kind)[:_PER_KIND])
+        for index, title in enumerate(options.for_kind(kind, systems)[:_PER_KIND])
     ]
 
 
+def _system_names(settings: Settings, profile: str) -> tuple[str, ...]:
+    """The names of the systems a case of `profile` is checked in."""
+    found = settings.profiles.get(profile) or settings.profiles.get("default")
+    return tuple(system.name for system in found.systems) if found else ()
+
+
 def checklist_rows(
-    cases: Sequence[dict[str, Any]], options: TaskSettings, now: datetime
+    cases: Sequence[dict[str, Any]], settings: Settings, now: datetime
 ) -> list[dict[str, Any]]:
     """Task rows for the cases the pipeline opens (plain dicts with ids), for one bulk insert
     in the batch's transaction.
@@ -67,7 +75,9 @@ def checklist_rows(
         }
         for case in cases
         if case["state"] == "open"
-        for key, kind, position, title in _steps(case["kinds"], options)
+        for key, kind, position, title in _steps(
+            case["kinds"], settings.tasks, _system_names(settings, case["profile"])
+        )
     ]
 
 
@@ -77,7 +87,8 @@ async def ensure_checklist(
     """Add the checklist steps of the case's kinds that it lacks (never removes a step);
     returns how many were added."""
     have = set(await session.scalars(select(TaskRow.key).where(TaskRow.case_id == case.id)))
-    missing = [step for step in _steps(case.kinds, settings.tasks) if step[0] not in have]
+    steps = _steps(case.kinds, settings.tasks, _system_names(settings, case.profile))
+    missing = [step for step in steps if step[0] not in have]
     for key, kind, position, title in missing:
         session.add(
             TaskRow(

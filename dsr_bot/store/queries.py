@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     bindparam,
+    delete,
     func,
     insert,
     literal_column,
@@ -52,8 +53,10 @@ from dsr_bot.store.tables import (
     Base,
     CaseEventRow,
     CaseRow,
+    CollectedItemRow,
     MailboxStateRow,
     MessageRow,
+    OutboxAttachmentRow,
     OutboxRow,
     ReferenceCounterRow,
     UtcDateTime,
@@ -607,3 +610,57 @@ async def recently_verified(
         .order_by(CaseEventRow.at)
     )
     return {str(requester): str(reference) for requester, reference in rows}
+
+
+# --- collected data and outgoing attachments (services/packages.py) ----------------------------
+
+
+async def collected_items(session: AsyncSession, case_id: int) -> list[CollectedItemRow]:
+    """What staff collected for a case, by system, in the order it was added."""
+    rows = await session.scalars(
+        select(CollectedItemRow)
+        .where(CollectedItemRow.case_id == case_id)
+        .order_by(CollectedItemRow.system, CollectedItemRow.id)
+    )
+    return list(rows)
+
+
+async def delete_collected_data(session: AsyncSession, case_ids: Collection[int]) -> int:
+    """Delete the collected data of these cases; returns how many items went. A package made
+    of it that still waits in the outbox goes out as approved (to the person themself), and
+    the sender deletes it then."""
+    if not case_ids:
+        return 0
+    result = await session.execute(
+        delete(CollectedItemRow)
+        .where(CollectedItemRow.case_id.in_(list(case_ids)))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def outbox_attachments(
+    session: AsyncSession, outbox_ids: Collection[int]
+) -> dict[int, list[OutboxAttachmentRow]]:
+    """The attachments of these outbox rows (still sealed), in one query."""
+    found: dict[int, list[OutboxAttachmentRow]] = {}
+    if not outbox_ids:
+        return found
+    rows = await session.scalars(
+        select(OutboxAttachmentRow)
+        .where(OutboxAttachmentRow.outbox_id.in_(list(outbox_ids)))
+        .order_by(OutboxAttachmentRow.id)
+    )
+    for row in rows:
+        found.setdefault(row.outbox_id, []).append(row)
+    return found
+
+
+async def delete_outbox_attachments(session: AsyncSession, outbox_ids: Collection[int]) -> None:
+    """Once a message was sent, or failed for good, its attachments are not kept."""
+    if outbox_ids:
+        await session.execute(
+            delete(OutboxAttachmentRow)
+            .where(OutboxAttachmentRow.outbox_id.in_(list(outbox_ids)))
+            .execution_options(synchronize_session=False)
+        )

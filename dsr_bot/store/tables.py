@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -387,3 +388,41 @@ class LabelCorrectionRow(Base):
     model: Mapped[str | None] = mapped_column(String(80))
     by: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime]
+
+
+class CollectedItemRow(Base):
+    """Data staff collected for a case from one of the organisation's systems: a file or a list
+    of name/value fields. The content (the file's bytes, or the fields as JSON) is sealed
+    (store/sealed.py); it goes out in the access and portability packages (services/packages.py)
+    and is deleted when the case is closed, or earlier when the person's data is erased."""
+
+    __tablename__ = "collected_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    form: Mapped[str] = mapped_column(String(10))  # "file" or "fields"
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)  # bytes of a file, number of fields
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Provided by the person (Art. 20): only these go into the portability package.
+    provided: Mapped[bool] = mapped_column(default=True)
+    added_by: Mapped[str] = mapped_column(String(320))
+    added_at: Mapped[datetime]
+
+
+class OutboxAttachmentRow(Base):
+    """A file that goes with an outbox message (an access or portability package), sealed, so
+    that a retried delivery still has it. Deleted once the message is sent or failed for good."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from dsr_bot.console.auth import form_text, needs
 from dsr_bot.console.context import console
 from dsr_bot.console.templating import KIND_NL, redirect, render
-from dsr_bot.console.views import case_identity, work
+from dsr_bot.console.views import case_data, case_identity, work
 from dsr_bot.console.views.case_identity import POLICY_NL, case_or_404, case_url
 from dsr_bot.console.views.case_log import CHANNEL_NL, DECISION_NL, event_line
 from dsr_bot.console.views.cases import OUTBOX_KIND_NL, outbox_status_nl
@@ -88,6 +88,7 @@ async def case_page(request: Request) -> Response:
         )
         corrections = await labels.corrections_of(db, case)
         tasks_and_drafts = await work.work_context(db, case, staff, ctx)
+        collected_data = await case_data.data_context(db, case, ctx)
     thread, notices = _thread(history.messages, history.outbox)
     names = {row.email: _label(row) for row in people}
     closed, paused = case.state == "closed", case.paused_since is not None
@@ -117,7 +118,7 @@ async def case_page(request: Request) -> Response:
         "decisions": [(d, DECISION_NL[d]) for d in casework.DECISIONS],
         "events": [event_line(event, names) for event in history.events],
     }
-    return render(request, "case.html", {**tasks_and_drafts, **page})
+    return render(request, "case.html", {**tasks_and_drafts, **collected_data, **page})
 
 
 def _thread(

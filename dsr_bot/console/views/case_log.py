@@ -57,6 +57,9 @@ EVENT_NL = {
     EventKind.DRAFT_EDITED: "concept bewerkt",
     EventKind.DRAFT_REJECTED: "concept afgewezen",
     EventKind.CHAT_CONFIRMED: "soort verzoek bevestigd in de chat",
+    EventKind.DATA_ADDED: "gegevens verzameld",
+    EventKind.DATA_REMOVED: "verzamelde gegevens verwijderd",
+    EventKind.PACKAGE_ATTACHED: "gegevenspakket bijgevoegd",
 }
 DECISION_NL = {
     "answered": "beantwoord",
@@ -123,10 +126,15 @@ DETAIL_NL = {
     "suggested": "voorgesteld",
     "chosen": "gekozen",
     "contact_email": "e-mailadres opgegeven",
+    "system": "systeem",
+    "entries": "velden",
+    "file_bytes": "bestand (bytes)",
+    "package": "pakket",
+    "bytes": "bytes",
 }
 # Ids and numbers that mean nothing to a reader (the page shows what they point at).
 HIDDEN_DETAIL = frozenset(
-    {"scores", "confident", "message", "outbox", "draft", "task", "copy", "correction"}
+    {"scores", "confident", "message", "outbox", "draft", "task", "copy", "correction", "item"}
 )
 ACTOR_NL = {"system": "dsr-bot (automatisch)", "requester": "de aanvrager", "dsr-bot": "dsr-bot"}
 

@@ -39,6 +39,15 @@ OUTBOX_KIND_NL = {
     "extension_prompt": "herinnering verlenging",
     "legal_overdue": "escalatie wettelijke termijn verlopen",
     "digest": "dagoverzicht",
+    "access_reply": "antwoord op inzage",
+    "rectification_done": "gegevens aangepast",
+    "erasure_done": "gegevens gewist",
+    "restriction_applied": "gebruik beperkt",
+    "restriction_lifting": "beperking wordt opgeheven",
+    "portability_reply": "gegevens in een bestand",
+    "objection_confirmed": "bezwaar uitgevoerd",
+    "clarification": "vraag om verduidelijking",
+    "identity_verified": "identiteit vastgesteld",
 }
 
 

@@ -6,7 +6,7 @@ checked here first only to say it in Dutch; `casework.approve` decides.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from dsr_bot.config import ProfileSettings
 from dsr_bot.console.auth import form_text, needs
 from dsr_bot.console.context import ConsoleContext, console
 from dsr_bot.console.templating import redirect, render
 from dsr_bot.domain.identity import IdentityState, blocks_draft
 from dsr_bot.domain.roles import Permission, may
-from dsr_bot.domain.wording import DRAFT_KIND_NL, REFUSED_NL
+from dsr_bot.domain.wording import DRAFT_KIND_NL, DRAFT_REFUSED_NL, DRAFT_TEXT_NL, REFUSED_NL
 from dsr_bot.errors import CaseNotFound, DsrBotError, StaffError
 from dsr_bot.services import casework, tasks
 from dsr_bot.services import staff as accounts
@@ -38,6 +39,37 @@ NEW_DRAFT_KINDS = [
     ("answer", "Antwoord: schrijf de inhoud; aanhef, nummer en afsluiting komen er vanzelf bij"),
     ("extension_notice", "Verlenging van de termijn: schrijf de redenen"),
     ("refusal_notice", "Weigering (art. 12 lid 4): schrijf de redenen"),
+    (
+        "access_reply",
+        "Inzage (art. 15): doelen, gegevens, ontvangers, bewaartermijn, rechten, klachtroute, "
+        "bron en automatische besluiten komen uit het profiel; de export gaat als bijlage mee. "
+        "Tekst: een toelichting (mag leeg)",
+    ),
+    ("rectification_done", "Gegevens aangepast (art. 16): schrijf wat u hebt aangepast"),
+    (
+        "erasure_done",
+        "Gegevens gewist (art. 17): schrijf wat u hebt bewaard en waarom{kept}. "
+        "Leeg: alles is gewist",
+    ),
+    (
+        "restriction_applied",
+        "Gebruik beperkt (art. 18): tekst mag leeg, of schrijf welke gegevens en hoe lang",
+    ),
+    (
+        "restriction_lifting",
+        "Beperking wordt opgeheven (art. 18 lid 3): schrijf waarom, en kies hieronder de datum",
+    ),
+    (
+        "portability_reply",
+        "Gegevens in een bestand (art. 20): het zip-bestand gaat als bijlage mee. "
+        "Tekst: een toelichting (mag leeg)",
+    ),
+    (
+        "objection_confirmed",
+        "Bezwaar uitgevoerd (art. 21): vink hieronder aan wat geldt, of schrijf wat is gestopt",
+    ),
+    ("clarification", "Vraag om verduidelijking: schrijf uw vraag"),
+    ("identity_verified", "Identiteit vastgesteld: tekst mag leeg"),
 ]
 REJECTED_SHOWN = timedelta(days=14)  # the queue page also shows recent rejections, with reasons
 QUEUE_LIMIT = 500
@@ -167,6 +199,20 @@ async def assign_step(request: Request) -> Response:
 # --- drafts --------------------------------------------------------------------------------------
 
 
+def _new_draft_kinds(profile: ProfileSettings) -> list[tuple[str, str]]:
+    """The kinds offered, the erasure hint with what the profile says must be kept longer."""
+    longer = "; ".join(f"{r.what.nl}: {r.years} jaar" for r in profile.retention.longer)
+    kept = f" (bijvoorbeeld: {longer})" if longer else ""
+    return [(kind, label.replace("{kept}", kept)) for kind, label in NEW_DRAFT_KINDS]
+
+
+def _lift_on(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 async def new_draft(request: Request) -> Response:
     staff = needs(request, Permission.WRITE_DRAFTS)
     ctx = console(request)
@@ -177,9 +223,8 @@ async def new_draft(request: Request) -> Response:
     url = _case_url(reference)
     if kind not in casework.DRAFT_KINDS:
         return redirect(url, error="Kies wat voor bericht u wilt opstellen.")
-    if not text:
-        missing = "de tekst van het antwoord" if kind == "answer" else "de redenen"
-        return redirect(url, error=f"Schrijf {missing}: de persoon leest die.")
+    if not text and kind in DRAFT_TEXT_NL:
+        return redirect(url, error=f"Schrijf {DRAFT_TEXT_NL[kind]}: de persoon leest die.")
     actor = Actor(staff.email)
     try:
         async with ctx.sessions.begin() as db:
@@ -190,10 +235,26 @@ async def new_draft(request: Request) -> Response:
                 await casework.draft_answer(
                     db, case.reference, text, actor, ctx.now(), ctx.settings, ctx.replies
                 )
+            elif kind in casework.REPLY_TEXT:
+                await casework.draft_reply(
+                    db,
+                    case.reference,
+                    kind,
+                    actor,
+                    ctx.now(),
+                    ctx.settings,
+                    ctx.replies,
+                    text=text,
+                    lift_on=_lift_on(form_text(form, "lift_on", limit=20)),
+                    unsubscribed=form_text(form, "unsubscribed", limit=10) == "on",
+                    consent_withdrawn=form_text(form, "consent_withdrawn", limit=10) == "on",
+                )
             else:
                 await casework.draft_notice(
                     db, case.reference, kind, text, actor, ctx.now(), ctx.settings, ctx.replies
                 )
+    except CaseworkError as exc:
+        return redirect(url, error=DRAFT_REFUSED_NL.get(exc.code or "", str(exc)))
     except DsrBotError as exc:
         return redirect(url, error=str(exc))
     return redirect(
@@ -368,7 +429,7 @@ async def work_context(
             d.id: blocks_draft(IdentityState(case.identity_state), d.kind) for d in drafts
         },
         "conflict_nl": REFUSED_NL,
-        "new_draft_kinds": NEW_DRAFT_KINDS,
+        "new_draft_kinds": _new_draft_kinds(ctx.settings.profiles[case.profile]),
     }
 
 
