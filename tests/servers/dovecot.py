@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 DOVECOT_BIN = "/usr/sbin/dovecot"
 
@@ -242,14 +243,26 @@ class DovecotServer:
         return f"imap://{user}:{password}@{self.host}:{self.port}/{quote(folder, safe='')}"
 
     def client(self, timeout: float = 10.0) -> IMAPClient:
-        """A logged-in plaintext client; the caller must logout()."""
-        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
-        try:
-            client.login(self.user, self.password)
-        except BaseException:
-            client.shutdown()
-            raise
-        return client
+        """A logged-in plaintext client; the caller must logout().
+
+        "[UNAVAILABLE] Temporary authentication failure" (RFC 5530: try again later) is retried
+        for a few seconds: on a loaded machine Dovecot's auth process can answer it just after
+        a start, as a real server can; the bot's watcher retries it the same way."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            client = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
+            try:
+                client.login(self.user, self.password)
+            except LoginError as exc:
+                client.shutdown()
+                if "UNAVAILABLE" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                continue
+            except BaseException:
+                client.shutdown()
+                raise
+            return client
 
     def append(self, raw: bytes, *, folder: str = "INBOX", flags: Sequence[str] = ()) -> None:
         with self._session() as client:
