@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench train setup system-deps test-deps clean
+.PHONY: run test check bench train setup system-deps test-deps audit fuzz clean
 
 run: $(STAMP) system-deps
 	$(BIN)/dsr-bot run
@@ -11,10 +11,21 @@ run: $(STAMP) system-deps
 test: $(STAMP) test-deps
 	$(BIN)/pytest
 
+# The MIME fuzzer at length: 200,000 new cases per run, not the fixed 10,000 of `make test`.
+# Uses the PostgreSQL server at 127.0.0.1:5432 like the tests; see docs/reliability.md.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz --hypothesis-show-statistics
+
+# ruff includes the flake8-bandit security rules ("S"; see [tool.ruff.lint] in pyproject.toml).
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Known vulnerabilities in the installed packages, from PyPI's advisory data: needs the network,
+# so it is not part of `make test`. --strict fails when a package could not be checked at all.
+audit: $(STAMP)
+	$(BIN)/pip-audit --skip-editable --strict --progress-spinner off
 
 bench: $(STAMP) test-deps
 	$(BIN)/python -m bench

@@ -27,6 +27,7 @@ from dsr_bot.replies import Replies
 from dsr_bot.services import retention, staff
 from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.chat import ChatDesk
+from dsr_bot.services.health import Loops
 from dsr_bot.services.identity import IdentityDesk
 from dsr_bot.services.identity_sweep import IdentityWorker
 from dsr_bot.services.outbox import ByChannel, OutboxSender, Transport
@@ -67,6 +68,7 @@ class Bot:
     telegram: TelegramPoller | None = None
     telegram_api: TelegramApi | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    loops: Loops = field(default_factory=Loops)  # what /healthz and /metrics see
 
     async def purge(self) -> None:
         await retention.purge(
@@ -82,7 +84,9 @@ class Bot:
             if self.intake is not None:
                 await stack.enter_async_context(self.intake)
             if self.console is not None:
-                self.console_server = ConsoleServer(create_app(self.console), self.settings.console)
+                self.console_server = ConsoleServer(
+                    create_app(self.console, self.loops), self.settings.console
+                )
                 await stack.enter_async_context(self.console_server)
                 await self._hint_first_account()
             tasks = [
@@ -97,6 +101,9 @@ class Bot:
             if self.identity is not None:
                 self.identity.announce()
                 checker = asyncio.create_task(self.identity.run(sender_stop), name="id-check")
+            self.loops.track(
+                [*tasks, sender, *([checker] if checker else [])], self.watchers, self.stop
+            )
             scheduler = None
             if self.sweeper is not None:
                 scheduler = build_scheduler(

@@ -52,7 +52,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 def _settings(ctx: click.Context) -> Settings:
     settings = load_settings(ctx.obj)
-    setup_logging(settings.logging.level)
+    setup_logging(settings.logging.level, settings.logging.format)
     return settings
 
 

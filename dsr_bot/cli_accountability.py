@@ -21,7 +21,7 @@ from dsr_bot.services import accountability
 
 def _settings(ctx: click.Context) -> Settings:
     settings = load_settings(ctx.obj)
-    setup_logging(settings.logging.level)
+    setup_logging(settings.logging.level, settings.logging.format)
     return settings
 
 

@@ -23,7 +23,7 @@ ACTOR = "cli"
 
 def _settings(ctx: click.Context) -> Settings:
     settings = load_settings(ctx.obj)
-    setup_logging(settings.logging.level)
+    setup_logging(settings.logging.level, settings.logging.format)
     return settings
 
 

@@ -261,6 +261,9 @@ class ConsoleSettings(_Section):
     public_url: str = ""
     # Reply templates changed by an admin in the console are kept here, over the built-in ones.
     template_overrides: Path = Path("var/templates")
+    # /metrics answers loopback clients, and others that send this as a bearer token (empty:
+    # loopback only). Env: DSR_BOT_METRICS_TOKEN.
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("addr")
     @classmethod
@@ -383,6 +386,8 @@ class TelegramSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, for log collectors. Env: DSR_BOT_LOG_FORMAT.
+    format: Literal["text", "json"] = "text"
 
 
 class Settings(_Section):
@@ -499,6 +504,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "DSR_BOT_CONSOLE_ADDR": ("console", "addr"),
     "DSR_BOT_TELEGRAM_TOKEN": ("telegram", "token"),
     "DSR_BOT_TELEGRAM_API_URL": ("telegram", "api_url"),
+    "DSR_BOT_METRICS_TOKEN": ("console", "metrics_token"),
+    "DSR_BOT_LOG_FORMAT": ("logging", "format"),
 }
 
 

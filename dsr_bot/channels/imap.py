@@ -72,6 +72,7 @@ class ImapWatcher:
         self.idle_waits = 0  # IDLE commands issued
         self.idle_renewals = 0
         self._synced = False  # a sync completed since the last failure
+        self.synced_at: float | None = None  # when it last had every message (for /metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until `stop` is set; the batch in hand is finished first."""
@@ -128,7 +129,8 @@ class ImapWatcher:
         delay: float = min(
             self.box.reconnect_max_seconds, self._initial_backoff * 2.0 ** (failures - 1)
         )
-        return delay * random.uniform(0.5, 1.0)  # jitter: several workers must not retry in step
+        # Jitter, so several workers do not retry in step; nothing secret depends on it.
+        return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
     def _connect(self) -> IMAPClient:
         url = self._url
@@ -174,6 +176,7 @@ class ImapWatcher:
         while not self._stopping.is_set():
             self._sync(client, uidvalidity)
             self._synced = True
+            self.synced_at = time.time()
             if use_idle:
                 self._wait_idle(client)
             else:
@@ -294,6 +297,7 @@ class ImapWatcher:
                         raise ServerGone("server said BYE")
                     if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
                         return
+                self.synced_at = time.time()  # a quiet second in IDLE: still up to date
             self.idle_renewals += 1
         finally:
             client.idle_done()
@@ -322,7 +326,7 @@ class ImapWatcher:
         return self._submit(coro).result()
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        assert self._loop is not None
+        assert self._loop is not None  # noqa: S101 - type narrowing only
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
 

@@ -7,7 +7,11 @@ import base64
 import binascii
 import hashlib
 import mailbox
+import os
 import re
+import secrets
+import socket
+import time
 from email import charset as email_charset
 from email.header import Header
 from email.message import Message
@@ -23,6 +27,8 @@ from dsr_bot.domain.outgoing import Attachment, OutgoingMail
 from dsr_bot.errors import DeliveryError
 from dsr_bot.replies import render_html
 
+# The last part of a Maildir file name, with the two characters the format reserves escaped.
+_HOST = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 # Quoted-printable keeps a Dutch text readable in the raw mail; base64 would not.
 _UTF8_QP = email_charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email_charset.QP
@@ -216,8 +222,21 @@ class MaildirTransport:
         if self._box is None or not self.path.is_dir():
             # mailbox.Maildir creates only the last folder of the path; make the parents too.
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._box = mailbox.Maildir(self.path, create=True)
-        self._box.add(raw)
+            self._box = mailbox.Maildir(self.path, create=True)  # its folders are 0700
+        # Delivered as Maildir prescribes (write into tmp/, then move into new/), but by hand:
+        # Maildir.add makes the file 0644 under the usual umask, and a mail holds personal data.
+        name = f"{time.time_ns()}.{secrets.token_hex(8)}.{_HOST}"
+        temporary = self.path / "tmp" / name
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(temporary, self.path / "new" / name)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 class SmtpTransport:

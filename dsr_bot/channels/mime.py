@@ -27,6 +27,7 @@ from email.message import Message
 import charset_normalizer
 from inscriptis import get_text
 
+from dsr_bot.domain.bsn import mask_bsns
 from dsr_bot.domain.identity import COPY_TYPES
 from dsr_bot.domain.inbound import Attachment, Channel, InboundMessage
 from dsr_bot.errors import MalformedMessage
@@ -73,6 +74,7 @@ _WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
 _ID = re.compile(r"<([^<>\s]+)>")
 _ID_SEPARATORS = re.compile(r"[\s<>,]+")
 _ADDRESS = re.compile(r"[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+")
+_ANGLED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 # `Name <addr>`, `<addr>` or `addr`, with none of the characters parseaddr treats specially:
 # its answer is then plain to see, read at a sixth of its cost (parseaddr was a tenth of parsing
 # a message). Half a million generated headers of this form got the same answer from both.
@@ -87,6 +89,7 @@ _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 # Control characters become spaces in one-line values: CR/LF must not start a header or log line.
 _CONTROLS = {code: " " for code in [*range(32), 127]}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,11 @@ def _sender(
     except Exception as exc:  # fall back to the lenient parseaddr below
         defects.append(f"from header unreadable ({type(exc).__name__}), parsed loosely")
     name, addr = _parseaddr(raw_from)
+    # parseaddr can take text from the name for the address: "=?utf-8?q?Jan=0D=0ABcc:_x@evil?=
+    # <jan@example.nl>" (a name that decodes to a line break, which the full parser refuses)
+    # gives "x@evil?=". The address in angle brackets is the one mail clients show as sender.
+    if angled := _ANGLED.findall(raw_from[:_MAX_HEADER_CHARS]):
+        addr = angled[-1]
     address = _usable(addr)
     return (address, _one_line(name) or None) if address else (None, None)
 
@@ -222,7 +230,7 @@ def _parseaddr(value: str) -> tuple[str, str]:
 
 
 def _usable(addr: str) -> str | None:
-    address = addr.strip().strip("<>").lower()
+    address = _unicode(addr).strip().strip("<>").lower()
     return address if _ADDRESS.fullmatch(address) else None
 
 
@@ -234,13 +242,25 @@ def _trim(references: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _one_line(value: str) -> str:
-    return " ".join(value.translate(_CONTROLS).split())
+    return " ".join(_unicode(value).translate(_CONTROLS).split())
+
+
+def _unicode(value: str) -> str:
+    """Text a database can store. The email package carries undecodable header bytes as lone
+    surrogates (surrogateescape); read them as UTF-8, and anything else as U+FFFD."""
+    if _SURROGATE.search(value) is None:
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return _SURROGATE.sub("\ufffd", value)
 
 
 def _ids(value: str | None) -> list[str]:
     if not value:
         return []
     value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    value = value.replace("\x00", "")  # PostgreSQL refuses a NUL that SQLite would store
     if "=?" in value:
         # Python's own generator RFC 2047-encodes a long In-Reply-To; undo that before parsing.
         with contextlib.suppress(Exception):
@@ -395,7 +415,7 @@ class _Walker:
         text = _decode(data, charset, final=complete, where=where, defects=self.defects)
         if as_html:
             text = _html_text(text, where, self.defects)
-        text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+        text = _unicode(text).replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
         return "\n".join(line.rstrip() for line in text.split("\n")).strip(), not complete
 
     def part_defects(self) -> list[str]:
@@ -466,7 +486,8 @@ def _decode(
 
 
 def _label(charset: str | None) -> str:
-    return ascii((charset or "")[:40])  # sender-controlled: keep it short and printable in logs
+    # Sender-controlled: short and printable in logs, and masked, since defects are stored.
+    return ascii(mask_bsns((charset or "")[:40]))
 
 
 def _html_text(markup: str, where: str, defects: list[str]) -> str:

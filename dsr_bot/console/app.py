@@ -14,9 +14,10 @@ from starlette.staticfiles import StaticFiles
 
 from dsr_bot.console.auth import AuthMiddleware
 from dsr_bot.console.context import ConsoleContext
-from dsr_bot.console.security import SecurityHeaders
+from dsr_bot.console.security import SecuredApp
 from dsr_bot.console.templating import HERE, render
-from dsr_bot.console.views import admin, case, case_data, cases, dashboard, login, work
+from dsr_bot.console.views import admin, case, case_data, cases, dashboard, login, ops, work
+from dsr_bot.services.health import Loops
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ async def home(request: Request) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, HTTPException)  # noqa: S101 - type narrowing only
     detail = exc.detail if exc.status_code == 403 and exc.detail else None
     message = detail or MESSAGES.get(exc.status_code, "Er ging iets mis.")
     return render(
@@ -54,7 +55,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(ctx: ConsoleContext) -> Starlette:
+def create_app(ctx: ConsoleContext, loops: Loops | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
         *login.routes,
@@ -64,12 +65,15 @@ def create_app(ctx: ConsoleContext) -> Starlette:
         *work.routes,
         *dashboard.routes,
         *admin.routes,
+        *ops.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(
+    app = SecuredApp(
+        always_https=ctx.settings.console.secure_cookies == "always",
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware)],
+        middleware=[Middleware(AuthMiddleware)],
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     app.state.console = ctx
+    ops.install(app, loops)
     return app

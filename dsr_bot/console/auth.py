@@ -1,9 +1,10 @@
 """Who is asking: the session cookie, the CSRF token of every form, and permissions.
 
-`AuthMiddleware` guards every path but the login page and static files: without a live session
-a page request is sent to the login page and anything else gets 401. Every request that can
-change something (POST and the like) must carry the session's CSRF token, as the form field
-`csrf` or the header X-CSRF-Token, or it gets 403. Views then ask `needs(request, permission)`.
+`AuthMiddleware` guards every path but the login page, static files and /healthz and /metrics
+(views/ops.py): without a live session a page request is sent to the login page and anything
+else gets 401. Every request that can change something (POST and the like) must carry the
+session's CSRF token, as the form field `csrf` or the header X-CSRF-Token, or it gets 403. Views
+then ask `needs(request, permission)`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dsr_bot.services import staff as accounts
 from dsr_bot.store.tables import StaffRow
 
 SESSION_COOKIE = "dsr_session"
-PUBLIC_PATHS = frozenset({"/login"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/metrics"})  # ops.py guards /metrics itself
 PUBLIC_PREFIXES = ("/static/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_BODY = 2 * 1024 * 1024  # forms only; no uploads

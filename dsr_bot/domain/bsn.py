@@ -63,19 +63,37 @@ def mask_bsns(text: str) -> str:
 
     A BSN is nine digits, plain or grouped 4-2-3 / 3-3-3 with one kind of separator (space, dot,
     hyphen), passing the elfproef and standing on its own: not part of a longer digit run, grouped
-    number or alphanumeric token.
+    number or alphanumeric token. Masking repeats until nothing changes: once a BSN is masked,
+    a grouped BSN next to it is no longer read as a group of one longer number
+    ("123456782 123 456 782" holds two), so masked text never holds a BSN.
     """
-    return _CANDIDATE.sub(_replace, text)
+    while True:
+        masked = _CANDIDATE.sub(_replace, text)
+        if masked == text:
+            return masked
+        text = masked
 
 
 def find_bsns(text: str) -> list[tuple[int, int, str]]:
     """(start, end, the nine digits) of every BSN that mask_bsns would mask."""
-    out = []
-    for match in _CANDIDATE.finditer(text):
-        if _is_bsn_match(match):
-            digits = "".join(c for c in match.group() if c.isdecimal())
-            out.append((match.start(), match.end(), digits))
-    return out
+    out: list[tuple[int, int, str]] = []
+    while True:
+        found = [
+            (match.start(), match.end(), "".join(c for c in match.group() if c.isdecimal()))
+            for match in _CANDIDATE.finditer(text)
+            if _is_bsn_match(match)
+        ]
+        if not found:
+            return sorted(out)
+        out += found
+        # Blank out what was found, as masking would (same length: positions stay), and look
+        # again, as mask_bsns does.
+        pieces: list[str] = []
+        last = 0
+        for start, end, _ in found:
+            pieces += (text[last:start], "#" * (end - start))
+            last = end
+        text = "".join(pieces) + text[last:]
 
 
 def contains_bsn(text: str) -> bool:

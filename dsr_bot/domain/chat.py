@@ -297,7 +297,7 @@ def _email(conv: Conversation, update: ChatUpdate) -> tuple[Conversation, list[A
 def _open(
     conv: Conversation, email: str | None, *before: Action
 ) -> tuple[Conversation, list[Action]]:
-    assert conv.started_at is not None
+    assert conv.started_at is not None  # noqa: S101 - type narrowing only
     action = OpenCase(
         kinds=conv.kinds,
         suggested=conv.suggested,

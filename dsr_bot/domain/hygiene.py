@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from dsr_bot.domain.bsn import mask_bsns
+
 _BOUNCE_LOCALPARTS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply")
 _BULK_PRECEDENCE = ("bulk", "list", "junk", "auto_reply")
 
@@ -15,7 +17,8 @@ def automatic_reason(
     """Why this message is automatic (so gets no auto-reply), or None for a person's mail."""
     auto_submitted = auto_headers.get("auto-submitted", "").strip().lower()
     if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
-        return f"Auto-Submitted: {auto_submitted.split(';')[0].strip()}"
+        # The sender's words, stored as the reason: masked like any text they write.
+        return f"Auto-Submitted: {mask_bsns(auto_submitted.split(';')[0].strip())}"
     precedence = auto_headers.get("precedence", "").strip().lower()
     if precedence in _BULK_PRECEDENCE:
         return f"Precedence: {precedence}"

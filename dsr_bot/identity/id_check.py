@@ -6,8 +6,8 @@ cascade, one OCR pass over the page for BSNs, document numbers and MRZ lines, an
 that pass found no confirmed MRZ, one more pass restricted to MRZ characters over where an MRZ
 would be. Check digits and the elfproef decide, so ordinary text does not count.
 
-Nothing is logged and nothing found leaves this module except its kind. pytesseract hands the
-image to tesseract through a temporary file that it deletes afterwards.
+Nothing is logged and nothing found leaves this module except its kind. The image goes to
+tesseract through a pipe, never through a file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import shutil
+import subprocess
 import threading
 import warnings
 from dataclasses import dataclass
@@ -241,7 +243,24 @@ class IdChecker:
         return [Finding("photo", f"{what} visible; cover the photo")]
 
     def _ocr(self, image: Gray, config: str) -> list[str]:
-        text: str = pytesseract.image_to_string(image, lang=self._lang, config=config)
+        # The page goes to tesseract through a pipe and the text comes back through one:
+        # pytesseract's image_to_string would put both in files in /tmp, readable by all (0644).
+        page = io.BytesIO()
+        Image.fromarray(image).save(page, format="PNG")
+        command = [pytesseract.pytesseract.tesseract_cmd, "stdin", "stdout", "-l", self._lang]
+        try:
+            done = subprocess.run(  # noqa: S603 - the configured tesseract, fixed arguments
+                [*command, *shlex.split(config), "txt"],
+                input=page.getvalue(),
+                capture_output=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise pytesseract.TesseractNotFoundError() from None
+        if done.returncode:
+            error = " ".join(done.stderr.decode("utf-8", "replace").split())
+            raise pytesseract.TesseractError(done.returncode, error)
+        text = done.stdout.decode("utf-8", "replace")
         return [line for line in text.splitlines() if line.strip()]
 
     def _text(self, page: Gray) -> list[Finding]:

@@ -154,12 +154,12 @@ def _load_in_worker(path: Path, threshold: float, confident_at: float) -> None:
 
 
 def _classify_in_worker(messages: Sequence[tuple[str, str]]) -> list[Classification]:
-    assert _worker is not None, "worker started without its model"
+    assert _worker is not None, "worker started without its model"  # noqa: S101 - type narrowing only
     return _worker.classify_many(messages)
 
 
 def _name_in_worker() -> str:
-    assert _worker is not None
+    assert _worker is not None  # noqa: S101 - type narrowing only
     return _worker.name
 
 

@@ -314,7 +314,7 @@ async def draft_reply(
             )
         context["due_on"] = case.promise_due
     reasons = context.pop("reasons", "")
-    assert isinstance(reasons, str)
+    assert isinstance(reasons, str)  # noqa: S101 - type narrowing only
     draft = await _render_draft(
         session, case, kind, reasons, context, actor.who, now, settings, replies
     )
@@ -436,7 +436,7 @@ async def approve(
             code=conflict,
         )
     case = await session.get(CaseRow, draft.case_id)
-    assert case is not None
+    assert case is not None  # noqa: S101 - a foreign key
     if blocks_draft(IdentityState(case.identity_state), draft.kind):
         raise CaseworkError(
             f"{case.reference}: identity is {case.identity_state}; a reply that answers the "
@@ -482,7 +482,7 @@ async def approve(
 async def discard(session: AsyncSession, draft_id: int, actor: Actor, now: datetime) -> DraftRow:
     draft = await _draft(session, draft_id)
     case = await session.get(CaseRow, draft.case_id)
-    assert case is not None
+    assert case is not None  # noqa: S101 - a foreign key
     draft.status, draft.decided_by, draft.decided_at = "discarded", actor.who, now
     log_event(session, case, now, EventKind.DRAFT_DISCARDED, actor.who, draft=draft.id)
     return draft
@@ -505,7 +505,7 @@ async def edit_draft(
     draft.subject, draft.body = subject, body
     draft.edited_by, draft.edited_at = actor.who, now
     case = await session.get(CaseRow, draft.case_id)
-    assert case is not None
+    assert case is not None  # noqa: S101 - a foreign key
     log_event(session, case, now, EventKind.DRAFT_EDITED, actor.who, draft=draft.id)
     return True
 
@@ -521,7 +521,7 @@ async def reject_draft(
     if len(reason) > MAX_SUBJECT * 10:
         raise CaseworkError(f"a reason has at most {MAX_SUBJECT * 10} characters")
     case = await session.get(CaseRow, draft.case_id)
-    assert case is not None
+    assert case is not None  # noqa: S101 - a foreign key
     draft.status, draft.decided_by, draft.decided_at = "rejected", actor.who, now
     draft.reject_reason = reason
     log_event(

@@ -178,7 +178,7 @@ class ChatDesk:
             elif isinstance(action, OpenCase):
                 conv = await self._open(session, turn, conv, action)
             elif isinstance(action, ToCase):
-                assert case is not None
+                assert case is not None  # noqa: S101 - type narrowing only
                 await self._to_case(session, turn, conv, case, content)
             elif isinstance(action, Status):
                 await self._status(session, turn, conv, action.reference)

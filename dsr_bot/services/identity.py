@@ -178,7 +178,7 @@ class IdentityDesk:
         ][:MAX_COPIES_PER_MESSAGE]
         rows: list[Row] = []
         for attachment in copies:
-            assert attachment.content is not None
+            assert attachment.content is not None  # noqa: S101 - type narrowing only
             rows.append(
                 {
                     "id": None,

@@ -154,7 +154,7 @@ class IdentityWorker:
             if row is None or row.status != "checking":
                 return
             case = await session.get(CaseRow, row.case_id)
-            assert case is not None
+            assert case is not None  # noqa: S101 - a foreign key
             row.checked_at = now
             if isinstance(result, CheckResult) and not result.findings:
                 outcome = "accepted" if result.acceptable else "unchecked"
@@ -227,7 +227,7 @@ class IdentityWorker:
             )
         )
         for case in list(cases):
-            assert case.identity_requested_at is not None
+            assert case.identity_requested_at is not None  # noqa: S101 - type narrowing only
             asked_on = case.identity_requested_at.astimezone(AMSTERDAM).date()
             steps = identity_steps(
                 asked_on, today, reminder_days=options.reminder_days, lapse_days=options.lapse_days
@@ -255,7 +255,7 @@ class IdentityWorker:
         now: datetime,
     ) -> None:
         options = self._desk.settings.identity
-        assert case.identity_requested_at is not None
+        assert case.identity_requested_at is not None  # noqa: S101 - type narrowing only
         outbox = await queue(
             session,
             self._desk.mail_to_person(
@@ -327,7 +327,7 @@ class IdentityWorker:
             self._desk.vault.delete(row.token)
             row.status, row.deleted_at, row.deleted_reason = "deleted", now, "expired"
             case = await session.get(CaseRow, row.case_id)
-            assert case is not None
+            assert case is not None  # noqa: S101 - a foreign key
             log_event(
                 session,
                 case,

@@ -114,10 +114,11 @@ def mask_message(msg: InboundMessage) -> InboundMessage:
     """Every free-text field a person wrote, BSNs masked: nothing unmasked gets past this point."""
     return dataclasses.replace(
         msg,
-        subject=_storable(mask_bsns(msg.subject)),
-        text=_storable(mask_bsns(msg.text)),
+        # NULs go first: dropping them after masking could join digits into a BSN.
+        subject=mask_bsns(_storable(msg.subject)),
+        text=mask_bsns(_storable(msg.text)),
         sender=_storable(msg.sender[:_ADDRESS]),
-        sender_name=_storable(mask_bsns(msg.sender_name)[:_NAME]) if msg.sender_name else None,
+        sender_name=mask_bsns(_storable(msg.sender_name))[:_NAME] if msg.sender_name else None,
         message_id=_clip_id(msg.message_id),
         in_reply_to=_clip_id(msg.in_reply_to),
         references=tuple(r for r in msg.references if len(r) <= _MSGID),
@@ -285,18 +286,20 @@ class Pipeline:
                 session,
                 source,
                 [i.external_id for i in items if i.source == source],
-                [i.message_id for i in items if i.message_id],
+                [mid for i in items if (mid := _clip_id(i.message_id))],
             )
             known_ext |= {(source, e) for e in ext}
             known_mid |= mids
         fresh = []
         for index, item in enumerate(items):
             key = (item.source, item.external_id)
-            if key in known_ext or (item.message_id and item.message_id in known_mid):
+            # Compared as stored: a Message-ID over the column's size is kept cut.
+            mid = _clip_id(item.message_id)
+            if key in known_ext or (mid and mid in known_mid):
                 continue
             known_ext.add(key)
-            if item.message_id:
-                known_mid.add(item.message_id)
+            if mid:
+                known_mid.add(mid)
             fresh.append(index)
         return fresh
 
@@ -466,7 +469,7 @@ class Pipeline:
 
     def _label(self, plan: _Plan, msg: InboundMessage, classification: Classification) -> None:
         case = plan.new_case
-        assert case is not None
+        assert case is not None  # noqa: S101 - type narrowing only
         default = self._settings.profile_for(msg.source).default_language
         case["language"] = answer_language(classification, msg.subject, msg.text, default)
         case["kinds"] = classification.labels
@@ -498,7 +501,7 @@ class Pipeline:
         for key, count in Counter(keys.values()).items():
             first = await queries.reserve_reference_numbers(session, key.counter_key, count)
             for offset, plan in enumerate(p for p in new if keys[id(p)] == key):
-                assert plan.new_case is not None
+                assert plan.new_case is not None  # noqa: S101 - type narrowing only
                 plan.new_case["reference"] = str(Reference(key.prefix, key.year, first + offset))
                 plan.new_case["created_at"] = plan.new_case["updated_at"] = now
 
@@ -528,7 +531,7 @@ class Pipeline:
         for i, plan in new.items():
             msg = masked[i]
             case = plan.new_case
-            assert case is not None
+            assert case is not None  # noqa: S101 - type narrowing only
             if not reachable(msg.channel.value, msg.sender):
                 plan.ack_suppressed = "no address to reply to"
             else:
@@ -577,7 +580,7 @@ class Pipeline:
         self, plan: _Plan, msg: InboundMessage, now: datetime, asked: Asked
     ) -> Row:
         case = plan.new_case
-        assert case is not None
+        assert case is not None  # noqa: S101 - type narrowing only
         profile = self._settings.profile_for(msg.source)
         # The case's dates, computed once when it was planned.
         promise_on, legal_on = case["promise_due"], case["legal_due"]
@@ -779,7 +782,7 @@ def _message_row(msg: InboundMessage, plan: _Plan, now: datetime) -> Row:
 
 def _quarantined_row(plan: _Plan, now: datetime) -> Row:
     item = plan.item
-    assert isinstance(item, Quarantined)
+    assert isinstance(item, Quarantined)  # noqa: S101 - type narrowing only
     return {
         "id": None,
         "channel": item.channel.value,
@@ -791,8 +794,8 @@ def _quarantined_row(plan: _Plan, now: datetime) -> Row:
         "references": [],
         "sender": item.sender[:_ADDRESS] if item.sender else None,
         "sender_name": None,
-        "subject": _storable(mask_bsns(item.subject)),
-        "body": _storable(mask_bsns(item.text)),
+        "subject": mask_bsns(_storable(item.subject)),
+        "body": mask_bsns(_storable(item.text)),
         "attachments": [],
         "defects": [],
         "route": Route.QUARANTINED.value,

@@ -341,7 +341,7 @@ class _Planner:
 
 
 def _clock_of(case: _Case) -> CaseClock:
-    assert case.promise_due is not None and case.legal_due is not None
+    assert case.promise_due is not None and case.legal_due is not None  # noqa: S101 - type narrowing only
     extended = case.extension_sent_at is not None and case.extended_due is not None
     return CaseClock(
         reference=case.reference,

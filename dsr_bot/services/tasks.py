@@ -133,7 +133,7 @@ async def task_of(session: AsyncSession, case: CaseRow, task_id: int) -> TaskRow
 
 async def _case_of(session: AsyncSession, task: TaskRow) -> CaseRow:
     case = await session.get(CaseRow, task.case_id)
-    assert case is not None  # a foreign key
+    assert case is not None  # noqa: S101 - a foreign key
     return case
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dsr_bot.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine whose errors never quote statement parameters: those hold message text."""
@@ -18,18 +24,29 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"database.url: cannot create {Path(database).parent}: {exc}"
-                ) from None
+            _owner_only(Path(database))
         engine = create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(
         parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
     )
+
+
+def _owner_only(path: Path) -> None:
+    """Create the database file for its owner alone (0600; a new folder 0700) before SQLite
+    does (0644 under the usual umask): it holds personal data. SQLite gives its -wal and -shm
+    files the database file's mode. An existing file keeps its mode, with a warning when
+    others may read it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # an existing database is opened as it is
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ConfigError(f"database.url: cannot create {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s can be read by other users: chmod 600 it", path)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

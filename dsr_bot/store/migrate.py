@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +43,12 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
             return await conn.run_sync(_run)
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot migrate the database: {_short(exc)}") from None
+    except CommandError as exc:
+        # Typically a database upgraded by a newer release: this code does not know its revision.
+        raise StoreError(
+            f"cannot migrate the database: {_short(exc)} (was it upgraded by a newer dsr-bot? "
+            "restore the backup taken before that upgrade, or run the newer release)"
+        ) from None
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

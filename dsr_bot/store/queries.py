@@ -421,7 +421,7 @@ async def reserve_reference_numbers(session: AsyncSession, key: str, count: int)
     """
     statement = _reserve_statement(session.get_bind().dialect.name)
     last = await session.scalar(statement, {"key": key, "count": count})
-    assert last is not None
+    assert last is not None  # noqa: S101 - type narrowing only
     return int(last) - count + 1
 
 

@@ -102,6 +102,13 @@ def test_mask_text() -> None:
     assert mask_bsns("123456782") == BSN_MASK
 
 
+def test_a_bsn_right_after_another_is_masked_too() -> None:
+    # Found by the fuzzer: the second, grouped one used to survive.
+    masked = mask_bsns("123456782 123 456 782")
+    assert masked == f"{BSN_MASK} {BSN_MASK}"
+    assert not contains_bsn(masked)
+
+
 @pytest.mark.parametrize(
     "text",
     [

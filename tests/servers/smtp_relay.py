@@ -46,6 +46,11 @@ class SmtpRelay:
     def received(self) -> list[EmailMessage]:
         return self._recorder.received
 
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        """(MAIL FROM, RCPT TOs) of each message received, in order."""
+        return self._recorder.envelopes
+
     def answer_with(self, reply: str) -> None:
         self._recorder.reply = reply
 

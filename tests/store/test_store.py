@@ -143,3 +143,21 @@ async def test_database_errors_never_quote_the_values_involved(
             session.add(duplicate)
     assert "geheim" not in str(caught.value)
     assert "hidden due to hide_parameters" in str(caught.value)
+
+
+async def test_a_database_from_a_newer_release_is_a_clear_error_not_a_traceback(
+    database_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from dsr_bot.errors import StoreError
+
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        async with engine.begin() as conn:  # as a later release's migration would leave it
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        with pytest.raises(StoreError, match="upgraded by a newer dsr-bot"):
+            await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()

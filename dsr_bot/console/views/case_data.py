@@ -81,7 +81,7 @@ async def data_context(db: AsyncSession, case: CaseRow, ctx: ConsoleContext) -> 
     sealer = Sealer.from_settings(ctx.settings) if rows else None
     by_system: dict[str, list[Entry]] = {}
     for row in rows:
-        assert sealer is not None
+        assert sealer is not None  # noqa: S101 - type narrowing only
         by_system.setdefault(row.system, []).append(_entry(row, sealer))
     ordered = [s for s in systems if s in by_system] + [s for s in by_system if s not in systems]
     return {

@@ -94,7 +94,7 @@ async def _draft_and_case(db: AsyncSession, draft_id: int) -> tuple[DraftRow, Ca
     if draft is None:
         raise HTTPException(404)
     case = await db.get(CaseRow, draft.case_id)
-    assert case is not None  # a foreign key
+    assert case is not None  # noqa: S101 - a foreign key
     return draft, case
 
 
