@@ -127,31 +127,10 @@ async def add_file(
             f"{_megabytes(MAX_FILE_BYTES)} zijn: deel het op, of voeg de gegevens als velden toe."
         )
     kind = " ".join(content_type.split())[:100] or "application/octet-stream"
-    row = CollectedItemRow(
-        case_id=case.id,
-        system=system,
-        form="file",
-        filename=clean_filename(filename),
-        content_type=kind,
-        size=len(data),
-        sealed=sealer.seal(data),
-        provided=provided,
-        added_by=who,
-        added_at=now,
+    file = _Item("file", clean_filename(filename), kind, len(data), data)
+    return await _keep(
+        session, case, system, file, provided, who, now, sealer, file_bytes=len(data)
     )
-    session.add(row)
-    await session.flush()
-    casework.log_event(
-        session,
-        case,
-        now,
-        EventKind.DATA_ADDED,
-        who,
-        system=system,
-        item=row.id,
-        file_bytes=len(data),
-    )
-    return row
 
 
 async def add_fields(
@@ -170,14 +149,38 @@ async def add_fields(
     system = _check(case, system, settings)
     fields = clean_fields(pairs)
     payload = json.dumps([list(pair) for pair in fields], ensure_ascii=False).encode("utf-8")
+    item = _Item("fields", None, None, len(fields), payload)
+    return await _keep(session, case, system, item, provided, who, now, sealer, entries=len(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    form: str  # "file" or "fields"
+    filename: str | None
+    content_type: str | None
+    size: int  # bytes of a file, entries of fields
+    content: bytes  # sealed before it is stored
+
+
+async def _keep(
+    session: AsyncSession,
+    case: CaseRow,
+    system: str,
+    item: _Item,
+    provided: bool,
+    who: str,
+    now: datetime,
+    sealer: Sealer,
+    **detail: object,
+) -> CollectedItemRow:
     row = CollectedItemRow(
         case_id=case.id,
         system=system,
-        form="fields",
-        filename=None,
-        content_type=None,
-        size=len(fields),
-        sealed=sealer.seal(payload),
+        form=item.form,
+        filename=item.filename,
+        content_type=item.content_type,
+        size=item.size,
+        sealed=sealer.seal(item.content),
         provided=provided,
         added_by=who,
         added_at=now,
@@ -185,14 +188,7 @@ async def add_fields(
     session.add(row)
     await session.flush()
     casework.log_event(
-        session,
-        case,
-        now,
-        EventKind.DATA_ADDED,
-        who,
-        system=system,
-        item=row.id,
-        entries=len(fields),
+        session, case, now, EventKind.DATA_ADDED, who, system=system, item=row.id, **detail
     )
     return row
 
@@ -202,7 +198,7 @@ async def remove(
 ) -> CollectedItemRow:
     """Delete one item (a mistake, or data of someone else), logged on the case."""
     if case.state == "closed":
-        raise CaseworkError("Deze zaak is gesloten: de verzamelde gegevens blijven zoals ze zijn.")
+        raise CaseworkError("Deze zaak is gesloten: de verzamelde gegevens zijn toen gewist.")
     row = await session.get(CollectedItemRow, item_id)
     if row is None or row.case_id != case.id:
         raise CaseworkError("Deze gegevens zijn er niet (meer).")

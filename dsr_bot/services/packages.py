@@ -376,6 +376,31 @@ def _size(size: int, language: str) -> str:
 # --- with the approved reply ---------------------------------------------------------------------
 
 
+async def assemble(
+    session: AsyncSession,
+    case: CaseRow,
+    kind: str,
+    sealer: Sealer,
+    settings: Settings,
+    now: datetime,
+) -> Attachment:
+    """The `kind` package ("access" or "portability") of what was collected for the case, as
+    it goes out; CaseworkError (code "no_data") when there is nothing to put in it."""
+    items = await collected.load(session, case, sealer)
+    wanted = [item for item in items if item.provided] if kind == "portability" else items
+    if not wanted:
+        raise CaseworkError(NO_DATA_NL[kind], code="no_data")
+    profile = settings.profiles.get(case.profile)
+    return build_package(
+        kind,
+        reference=case.reference,
+        language=case.language,
+        organisation=profile.organisation if profile is not None else "",
+        items=items,
+        now=now,
+    )
+
+
 async def attach_package(
     session: AsyncSession,
     case: CaseRow,
@@ -397,19 +422,7 @@ async def attach_package(
     if case.channel != "email":
         raise CaseworkError(NOT_BY_MAIL_NL, code="package_channel")
     sealer = Sealer.from_settings(settings)
-    items = await collected.load(session, case, sealer)
-    wanted = [item for item in items if item.provided] if kind == "portability" else items
-    if not wanted:
-        raise CaseworkError(NO_DATA_NL[kind], code="no_data")
-    profile = settings.profiles.get(case.profile)
-    package = build_package(
-        kind,
-        reference=case.reference,
-        language=case.language,
-        organisation=profile.organisation if profile is not None else "",
-        items=items,
-        now=now,
-    )
+    package = await assemble(session, case, kind, sealer, settings, now)
     size = len(package.data)
     if size > MAX_PACKAGE_BYTES:
         raise CaseworkError(

@@ -27,7 +27,6 @@ from dsr_bot.domain.roles import Permission
 from dsr_bot.errors import DsrBotError
 from dsr_bot.services import collected, packages
 from dsr_bot.services import staff as accounts
-from dsr_bot.services.casework import CaseworkError
 from dsr_bot.store import queries
 from dsr_bot.store.sealed import Sealer, SealError
 from dsr_bot.store.tables import CaseRow, CollectedItemRow
@@ -197,20 +196,8 @@ async def package_preview(request: Request) -> Response:
     try:
         async with ctx.sessions.begin() as db:
             case = await case_or_404(db, reference)
-            items = await collected.load(db, case, Sealer.from_settings(ctx.settings))
-            if kind == "portability":
-                items = [item for item in items if item.provided]
-            if not items:
-                raise CaseworkError(packages.NO_DATA_NL[kind])
-            profile = ctx.settings.profiles.get(case.profile)
-            package = packages.build_package(
-                kind,
-                reference=case.reference,
-                language=case.language,
-                organisation=profile.organisation if profile is not None else "",
-                items=items,
-                now=now,
-            )
+            sealer = Sealer.from_settings(ctx.settings)
+            package = await packages.assemble(db, case, kind, sealer, ctx.settings, now)
             # Personal data leaves the console: who took it, as for viewing a case.
             accounts.audit(
                 db, now, staff.email, "package_previewed", reference=case.reference, package=kind
