@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench train setup system-deps test-deps audit fuzz clean
+.PHONY: run test check bench train setup system-deps test-deps audit fuzz soak clean
 
 run: $(STAMP) system-deps
 	$(BIN)/dsr-bot run
@@ -15,6 +15,12 @@ test: $(STAMP) test-deps
 # Uses the PostgreSQL server at 127.0.0.1:5432 like the tests; see docs/reliability.md.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz --hypothesis-show-statistics
+
+# The fault tests and the crash soak at length (DSR_SOAK=1): the SMTP relay down for five minutes,
+# 20 SIGKILLs while 2,000 messages arrive, and the others longer; about 20 minutes. Each prints
+# its figures (-s); see docs/reliability.md. Needs root (Dovecot, PostgreSQL, a tmpfs).
+soak: $(STAMP) test-deps
+	DSR_SOAK=1 $(BIN)/pytest -s tests/faults tests/test_crash.py
 
 # ruff includes the flake8-bandit security rules ("S"; see [tool.ruff.lint] in pyproject.toml).
 check: $(STAMP)

@@ -6,7 +6,9 @@ once; bare fetch (its warm-up also warms Dovecot's index cache for the bot); one
 database, each into a fresh database so the bot reads the mailbox from UID 1 (`--only ingest`
 runs the phases from the INBOX fill up to here); the latency phase reuses the last ingest's
 bot, already idling. The last run is SQLite when it is measured, so the latency figure is that
-of the default store, and its APPENDs cannot end up in another run's INBOX.
+of the default store, and its APPENDs cannot end up in another run's INBOX. Last, several
+workers: 1, 2 and 4 `dsr-bot run` processes on PostgreSQL, each run into a folder of its own
+(`--only workers` runs it alone; bench/results/workers.json).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import bare, classifier, console, id_check, ingest, latency, sweep
+from bench import bare, classifier, console, id_check, ingest, latency, sweep, workers
 from bench.botrun import running
 from bench.corpus import requests
 from bench.databases import database, postgres_problem
@@ -40,7 +42,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("id-check", "console", "ingest"),
+        choices=("id-check", "console", "ingest", "workers"),
         help="run this phase alone and print its rows (bench/results/latest.json is kept); "
         "ingest: the bare fetch and the ingest runs, without the latency phase",
     )
@@ -70,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results), flush=True)
         return 0
     # The console's figures are printed and written on their own (bench/results/console.json).
-    console_bench = asyncio.run(console.measure(args.db)) if args.only != "ingest" else None
+    console_bench = (
+        asyncio.run(console.measure(args.db)) if args.only in (None, "console") else None
+    )
     if args.only == "console":
         assert console_bench is not None
         print(console.table(console_bench), flush=True)
@@ -79,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     # Short path: Dovecot's unix sockets live below it (sun_path is 108 bytes).
     workdir = Path(tempfile.mkdtemp(prefix="dsrb-", dir="/tmp"))
     server = DovecotServer(workdir / "dovecot")
+    workers_bench = None
     try:
         say(f"starting Dovecot in {workdir}")
         server.start()
-        asyncio.run(_run(server, workdir, args, results))
+        if args.only != "workers":
+            asyncio.run(_run(server, workdir, args, results))
+        if args.only in (None, "workers"):
+            workers_bench = asyncio.run(_workers(server, workdir, args, results))
     except (KeyboardInterrupt, asyncio.CancelledError):
         say("interrupted; cleaning up, no results written")
         return 130
@@ -92,12 +100,31 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     results.wall_s = time.perf_counter() - started
-    print(table(results), flush=True)
-    if console_bench is None:  # --only ingest: a look at one phase, latest.json is kept
+    if args.only != "workers":
+        print(table(results), flush=True)
+    if workers_bench is not None:
+        print("\n" + workers.table(workers_bench), flush=True)
+        say(f"results written to {workers.write_json(workers_bench)}")
+    if console_bench is None:  # --only ingest or workers: one phase, latest.json is kept
         return 0
     print("\n" + console.table(console_bench), flush=True)
     say(f"results written to {write_json(results)} and {console.write_json(console_bench)}")
     return 0
+
+
+async def _workers(
+    server: DovecotServer, workdir: Path, args: argparse.Namespace, results: Results
+) -> workers.WorkersBench | None:
+    """Several `dsr-bot run` processes; PostgreSQL only (several workers need it)."""
+    if problem := await postgres_problem():
+        say(f"skipping several workers: {problem}")
+        results.notes.append(f"several workers skipped: {problem}")
+        return None
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    corpus = requests(args.messages, tag="worker")
+    return await workers.measure(server, workdir / "workers", corpus, args.repeat)
 
 
 async def _run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from dsr_bot.services.outbox import ByChannel, OutboxSender, Transport
 from dsr_bot.services.pipeline import Pipeline
 from dsr_bot.services.scheduler import build_scheduler
 from dsr_bot.services.sweeps import Sweeper
-from dsr_bot.store import migrate
+from dsr_bot.store import locks, migrate
 from dsr_bot.store.engine import create_engine
 from dsr_bot.store.sealed import Sealer
 
@@ -94,7 +95,11 @@ class Bot:
                 for w in self.watchers
             ]
             if self.telegram is not None:
-                tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
+                # One poller per bot token: the Bot API refuses a second long poll.
+                poll = locks.leading(
+                    locks.AdvisoryLock(self.engine, "telegram"), self.telegram.run, self.stop
+                )
+                tasks.append(asyncio.create_task(poll, name="telegram"))
             sender_stop = asyncio.Event()
             sender = asyncio.create_task(self.sender.run(sender_stop), name="outbox")
             checker = None
@@ -111,6 +116,7 @@ class Bot:
                     sweep=self.sweeper.sweep,
                     purge=self.purge,
                     identity_sweep=self.identity.sweep if self.identity else None,
+                    lock=functools.partial(locks.exclusive, self.engine),
                 )
                 scheduler.start()
             log.info(
@@ -226,7 +232,7 @@ async def build_bot(
         )
         if classifier is None:
             classifier = await stack.enter_async_context(classifier_for(settings))
-        replies = Replies(override_dir=settings.console.template_overrides)
+        replies = Replies.from_settings(settings)
         desk = IdentityDesk.from_settings(settings, replies)
         desk.vault.ensure()
         identity = IdentityWorker(sessions=sessions, desk=desk, on_outbox=sender.notify)
@@ -258,6 +264,7 @@ async def build_bot(
                 max_message_bytes=settings.mail.max_message_bytes,
                 limits=limits,
                 initial_backoff=imap_initial_backoff,
+                lock=locks.AdvisoryLock(engine, f"imap {box.name}"),
             )
             for box in settings.imap_mailboxes
         ]
@@ -310,8 +317,9 @@ async def build_bot(
 
 async def run(settings: Settings) -> None:
     """`dsr-bot run`: until SIGTERM or SIGINT."""
-    async with build_bot(settings) as bot:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, bot.stop.set)
-        await bot.serve()
+    with locks.single_process(settings.database.url.get_secret_value()):
+        async with build_bot(settings) as bot:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, bot.stop.set)
+            await bot.serve()

@@ -57,12 +57,32 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @cli.command()
+@click.option(
+    "--no-console",
+    is_flag=True,
+    help="Do not serve the staff console (nor /healthz and /metrics) from this process.",
+)
+@click.option(
+    "--no-smtp-intake", is_flag=True, help="Do not listen for mail over SMTP in this process."
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Run intake, pipeline and outbox in one process until SIGTERM or Ctrl-C."""
+def run(ctx: click.Context, no_console: bool, no_smtp_intake: bool) -> None:
+    """Run intake, pipeline and outbox in one process until SIGTERM or Ctrl-C.
+
+    Several workers may run on one PostgreSQL database with the same settings: one reads each
+    mailbox, all deliver mail and share the sweeps. Extra workers on one host need their own
+    console address (DSR_BOT_CONSOLE_ADDR) or --no-console, and --no-smtp-intake when intake
+    listens; see docs/deployment.md.
+    """
     from dsr_bot import app
 
-    asyncio.run(app.run(_settings(ctx)))
+    settings = _settings(ctx)
+    changes: dict[str, Any] = {}
+    if no_console:
+        changes["console"] = settings.console.model_copy(update={"enabled": False})
+    if no_smtp_intake:
+        changes["smtp_intake"] = settings.smtp_intake.model_copy(update={"enabled": "off"})
+    asyncio.run(app.run(settings.model_copy(update=changes) if changes else settings))
 
 
 @cli.group()

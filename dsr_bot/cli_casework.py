@@ -90,7 +90,7 @@ def _draft_command(name: str, kind: str, doc: str) -> click.Command:
                 actor,
                 _now(),
                 settings,
-                Replies(override_dir=settings.console.template_overrides),
+                Replies.from_settings(settings),
             ),
         )
         click.echo(

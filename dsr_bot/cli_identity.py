@@ -33,9 +33,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _desk(settings: Settings) -> IdentityDesk:
-    return IdentityDesk.from_settings(
-        settings, Replies(override_dir=settings.console.template_overrides)
-    )
+    return IdentityDesk.from_settings(settings, Replies.from_settings(settings))
 
 
 def _now() -> datetime:

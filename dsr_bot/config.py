@@ -7,6 +7,7 @@ Every field here is documented in dsr-bot.example.toml, and tests/test_config.py
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from dsr_bot.organisation import (
 )
 
 DEFAULT_CONFIG_PATH = Path("dsr-bot.toml")
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class _Section(BaseModel):
@@ -126,10 +128,20 @@ class ProfileSettings(_Section):
     automated_decisions: bool = False
     data_sources: tuple[Text, ...] = org.DATA_SOURCES
     systems: tuple[System, ...] = org.SYSTEMS
+    # A directory with this profile's own reply templates, in the layout of templates/ (nl/...,
+    # en/..., nl/chat/...): any of the built-in files, each used in place of the built-in one.
+    # Relative to the directory dsr-bot runs in; empty: the built-in templates.
+    templates: Path | None = None
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _no_templates(cls, v: Any) -> Any:
+        return None if v == "" else v
 
     def facts(self) -> dict[str, Any]:
-        """The profile as plain data for a reply template (`profile`): no methods to reach."""
-        return self.model_dump(mode="python")
+        """The profile as plain data for a reply template (`profile`): no methods to reach (nor
+        a Path, whose methods would read files)."""
+        return self.model_dump(mode="python", exclude={"templates"})
 
     def reply_context(self) -> dict[str, Any]:
         """What every reply to a data subject gets from the profile."""
@@ -408,6 +420,17 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     logging: LoggingSettings = LoggingSettings()
 
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, v: dict[str, ProfileSettings]) -> dict[str, ProfileSettings]:
+        # A profile's name names its folder of console overrides (replies.profile_override_dir).
+        for name in v:
+            if not PROFILE_NAME.fullmatch(name) or name in ("nl", "en"):
+                raise ValueError(
+                    f"a profile name is lowercase letters, digits, - and _ (not nl or en): {name!r}"
+                )
+        return v
+
     @field_validator("mailboxes")
     @classmethod
     def _unique_names(cls, v: tuple[MailboxSettings, ...]) -> tuple[MailboxSettings, ...]:
@@ -449,6 +472,10 @@ class Settings(_Section):
 
     def profile_for(self, source: str) -> ProfileSettings:
         return self.profiles[self.profile_name_for(source)]
+
+    def profile_template_dirs(self) -> dict[str, Path]:
+        """Profile name -> its own template directory, for the profiles that have one."""
+        return {name: p.templates for name, p in self.profiles.items() if p.templates is not None}
 
 
 @dataclass(frozen=True, slots=True)

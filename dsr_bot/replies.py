@@ -1,9 +1,16 @@
 """Rendering messages to data subjects from Jinja2 templates in templates/<language>/.
 
-An admin may replace a template in the console. The replacement is kept as a file of the same
-name under an override directory (`console.template_overrides`), which is searched first; the
-built-in templates stay untouched, so deleting the file brings the built-in text back. Before a
-replacement is saved, reply_check.py tries it (`check_template`).
+Each profile (a mailbox or brand, `[profiles.<name>]`) may have its own templates. For a case of
+profile P a template is looked up in three places, the first found wins:
+
+1. the console's replacements for P, kept under `console.template_overrides` (the default
+   profile's directly in it, as before profiles had templates; another profile's in a folder of
+   its name: var/templates/<profile>/nl/...);
+2. P's own template directory (`[profiles.<name>] templates`), any subset of the built-in files;
+3. the built-in templates.
+
+The built-in templates stay untouched, so deleting a replacement brings the text below it back.
+Before a replacement is saved, reply_check.py tries it (`check_template`).
 
 Templates run in Jinja's sandbox: text edited in a browser must not reach Python internals.
 """
@@ -16,11 +23,11 @@ import re
 import tempfile
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
@@ -31,8 +38,25 @@ from markupsafe import Markup, escape
 
 from dsr_bot.errors import ConfigError
 
+if TYPE_CHECKING:
+    from dsr_bot.config import Settings
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("nl", "en")
+DEFAULT_PROFILE = "default"
+_PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as config.PROFILE_NAME
+
+
+def profile_override_dir(root: Path, profile: str) -> Path:
+    """Where the console keeps `profile`'s replacements under `console.template_overrides`: the
+    default profile's in it directly (where they were before profiles had templates, so nothing
+    moves), any other profile's in a folder of its name."""
+    if profile == DEFAULT_PROFILE:
+        return root
+    if not _PROFILE_NAME.fullmatch(profile) or profile in LANGUAGES:
+        raise ConfigError(f"not a profile name: {profile!r}")
+    return root / profile
+
 
 _MONTHS = {
     "nl": "januari februari maart april mei juni juli augustus september oktober november december",
@@ -58,27 +82,29 @@ class Rendered:
 
 
 class _Shadowed(jinja2.BaseLoader):
-    """The built-in templates, each out of date as soon as an override of it appears: a cached
-    built-in would otherwise hide a replacement saved after it was first loaded."""
+    """Templates from one place, each out of date as soon as a file of the same name appears in
+    a place searched before it: a cached template would otherwise hide a replacement saved
+    after it was first loaded."""
 
-    def __init__(self, builtin: jinja2.BaseLoader, override_dir: Path) -> None:
-        self._builtin = builtin
-        self._override_dir = override_dir
+    def __init__(self, loader: jinja2.BaseLoader, shadows: tuple[Path, ...]) -> None:
+        self._loader = loader
+        self._shadows = shadows
 
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        source, filename, uptodate = self._builtin.get_source(environment, template)
-        # A str for os.path: asked on every render, where pathlib costs more than the stat.
-        shadow = os.fspath(self._override_dir.joinpath(*split_template_path(template)))
+        source, filename, uptodate = self._loader.get_source(environment, template)
+        # str for os.path: asked on every render, where pathlib costs more than the stat.
+        parts = split_template_path(template)
+        shadows = [os.fspath(folder.joinpath(*parts)) for folder in self._shadows]
 
         def fresh() -> bool:
-            return (uptodate is None or uptodate()) and not os.path.exists(shadow)
+            return (uptodate is None or uptodate()) and not any(map(os.path.exists, shadows))
 
         return source, filename, fresh
 
     def list_templates(self) -> list[str]:
-        return self._builtin.list_templates()
+        return self._loader.list_templates()
 
 
 def environment(loader: jinja2.BaseLoader, *, auto_reload: bool) -> SandboxedEnvironment:
@@ -107,14 +133,20 @@ def _printable(value: Any) -> Any:
     return value
 
 
-def template_loader(templates_dir: Path, override_dir: Path | None) -> jinja2.BaseLoader:
-    """The overrides first, then the built-in templates."""
+def template_loader(
+    templates_dir: Path, override_dir: Path | None, profile_dir: Path | None = None
+) -> jinja2.BaseLoader:
+    """The console's replacements first, then the profile's own templates, then the built-in
+    ones."""
+    layers = tuple(d for d in (override_dir, profile_dir) if d is not None)
     builtin = jinja2.FileSystemLoader(templates_dir)
-    if override_dir is None:
+    if not layers:
         return builtin
-    return jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(override_dir), _Shadowed(builtin, override_dir)]
-    )
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(layers[0])]
+    for i in range(1, len(layers)):
+        loaders.append(_Shadowed(jinja2.FileSystemLoader(layers[i]), layers[:i]))
+    loaders.append(_Shadowed(builtin, layers))
+    return jinja2.ChoiceLoader(loaders)
 
 
 def render_with(env: jinja2.Environment, template: str, language: str, context: Any) -> Rendered:
@@ -154,44 +186,114 @@ _override_generation = 0
 RECHECK_SECONDS = 1.0
 
 
+class _ProfileEnvironment:
+    """The Jinja environment of one profile, and when its cache was last checked."""
+
+    __slots__ = ("checked", "env", "generation", "watched")
+
+    def __init__(self, loader: jinja2.BaseLoader, *, watched: bool) -> None:
+        # No stat() per render (it was a twentieth of ingesting a mail): a template saved in the
+        # console counts from the next mail on, one saved elsewhere within RECHECK_SECONDS.
+        self.env = environment(loader, auto_reload=False)
+        self.generation = _override_generation
+        self.checked = time.monotonic()
+        self.watched = watched  # False: built-in templates only, which never change
+
+    def refresh(self) -> None:
+        if not self.watched or self.env.cache is None:
+            return
+        now = time.monotonic()
+        if self.generation != _override_generation:
+            self.env.cache.clear()  # certain, whatever the file system's timestamp resolution
+        elif now - self.checked >= RECHECK_SECONDS:
+            for key, cached in list(self.env.cache.items()):
+                if not cached.is_up_to_date:
+                    del self.env.cache[key]
+        else:
+            return
+        self.generation, self.checked = _override_generation, now
+
+
 class Replies:
+    """The templates of every profile: `for_profile(name)` gives a case's (its profile, from
+    the mailbox it came in on); `render` and `text` here are the default profile's."""
+
     def __init__(
-        self, templates_dir: Path = TEMPLATES_DIR, *, override_dir: Path | None = None
+        self,
+        templates_dir: Path = TEMPLATES_DIR,
+        *,
+        override_dir: Path | None = None,
+        profile_dirs: Mapping[str, Path] | None = None,
     ) -> None:
         if not templates_dir.is_dir():
             raise ConfigError(f"templates directory not found: {templates_dir}")
+        for name, folder in (profile_dirs or {}).items():
+            if not folder.is_dir():
+                raise ConfigError(f"profiles.{name}.templates: directory not found: {folder}")
+        self.templates_dir = templates_dir
         self.override_dir = override_dir
-        # No stat() per render (it was a twentieth of ingesting a mail): a template saved in the
-        # console counts from the next mail on, one saved elsewhere within RECHECK_SECONDS.
-        self._env = environment(template_loader(templates_dir, override_dir), auto_reload=False)
-        self._generation = _override_generation
-        self._checked = time.monotonic()
+        self.profile_dirs = dict(profile_dirs or {})
+        self._profiles: dict[str, _ProfileEnvironment] = {}
 
-    def _refresh(self) -> None:
-        if self.override_dir is None or self._env.cache is None:
-            return
-        now = time.monotonic()
-        if self._generation != _override_generation:
-            self._env.cache.clear()  # certain, whatever the file system's timestamp resolution
-        elif now - self._checked >= RECHECK_SECONDS:
-            for key, cached in list(self._env.cache.items()):
-                if not cached.is_up_to_date:
-                    del self._env.cache[key]
-        else:
-            return
-        self._generation, self._checked = _override_generation, now
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Replies:
+        """As the bot renders: console replacements, then each profile's own templates."""
+        return cls(
+            override_dir=settings.console.template_overrides,
+            profile_dirs=settings.profile_template_dirs(),
+        )
+
+    def override_dir_of(self, profile_name: str) -> Path | None:
+        """Where the console keeps this profile's replacements."""
+        if self.override_dir is None:
+            return None
+        return profile_override_dir(self.override_dir, profile_name)
+
+    def for_profile(self, profile_name: str) -> ProfileReplies:
+        """The templates a case of this profile is written with."""
+        return ProfileReplies(self, profile_name)
+
+    def environment(self, profile_name: str = DEFAULT_PROFILE) -> jinja2.Environment:
+        found = self._profiles.get(profile_name)
+        if found is None:
+            override_dir = self.override_dir_of(profile_name)
+            own = self.profile_dirs.get(profile_name)
+            loader = template_loader(self.templates_dir, override_dir, own)
+            found = _ProfileEnvironment(loader, watched=override_dir is not None or own is not None)
+            self._profiles[profile_name] = found
+        found.refresh()
+        return found.env
 
     def render(self, template: str, language: str, **context: Any) -> Rendered:
-        self._refresh()
-        return render_with(self._env, template, language, context)
+        """A mail of the default profile (mail to staff, or a deployment with one profile)."""
+        return render_with(self.environment(), template, language, context)
 
     def text(self, template: str, language: str, **context: Any) -> str:
-        """A chat message (templates/<language>/chat/<template>.j2): no subject, one text."""
-        self._refresh()
-        if language not in LANGUAGES:
-            language = "nl"
-        body = self._env.get_template(f"{language}/chat/{template}.j2")
-        return body.render({"language": language, **context}).strip()
+        """A chat message of the default profile."""
+        return chat_text(self.environment(), template, language, context)
+
+
+class ProfileReplies:
+    """Replies.for_profile: the templates of one profile (a brand)."""
+
+    __slots__ = ("name", "replies")
+
+    def __init__(self, replies: Replies, name: str) -> None:
+        self.replies, self.name = replies, name
+
+    def render(self, template: str, language: str, **context: Any) -> Rendered:
+        return render_with(self.replies.environment(self.name), template, language, context)
+
+    def text(self, template: str, language: str, **context: Any) -> str:
+        return chat_text(self.replies.environment(self.name), template, language, context)
+
+
+def chat_text(env: jinja2.Environment, template: str, language: str, context: Any) -> str:
+    """A chat message (templates/<language>/chat/<template>.j2): no subject, one text."""
+    if language not in LANGUAGES:
+        language = "nl"
+    body = env.get_template(f"{language}/chat/{template}.j2")
+    return body.render({"language": language, **context}).strip()
 
 
 # --- the templates an admin may replace ----------------------------------------------------------
@@ -255,6 +357,18 @@ def template_file(
 
 def builtin_text(file: TemplateFile, templates_dir: Path = TEMPLATES_DIR) -> str:
     return (templates_dir / file.language / file.name).read_text(encoding="utf-8")
+
+
+def base_text(
+    file: TemplateFile, profile_dir: Path | None, templates_dir: Path = TEMPLATES_DIR
+) -> str:
+    """What a profile uses when the console has not replaced the file: its own template, or
+    the built-in one."""
+    if profile_dir is not None:
+        own = override_text(file, profile_dir)
+        if own is not None:
+            return own
+    return builtin_text(file, templates_dir)
 
 
 def override_text(file: TemplateFile, override_dir: Path) -> str | None:

@@ -325,3 +325,17 @@ def named_samples(template: str) -> list[tuple[str, dict[str, Any]]]:
     samples = SAMPLES.get(template, ())
     names = ["full", *(f"variant {n}" for n in range(2, len(samples))), "minimal"]
     return list(zip(names, samples, strict=True)) if samples else []
+
+
+def with_profile(context: dict[str, Any], profile: ProfileSettings) -> dict[str, Any]:
+    """A full sample as a case of `profile` gets it: the profile's facts and reference prefix.
+    A sample of a mail that states no facts (mail to staff) stays as it is."""
+    if "organisation" not in context:
+        return context
+    facts = profile.reply_context()
+    if "profile" not in context:
+        del facts["profile"]
+    reference = context.get("reference")
+    if isinstance(reference, str) and reference.startswith("AVG-"):
+        facts["reference"] = profile.reference_prefix + reference.removeprefix("AVG")
+    return {**context, **facts}

@@ -3,6 +3,9 @@
 imapclient is blocking, so the watcher runs in a worker thread and hands each batch to the
 pipeline on the event loop. Progress is the stored (UIDVALIDITY, last UID), saved in the same
 transaction as the batch; \\Seen flags are never relied on, so mail read elsewhere still counts.
+
+Several workers on one PostgreSQL: one of them reads a mailbox at a time, the one holding the
+mailbox's advisory lock (store/locks.py); the others stand by and take over when it stops.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dsr_bot.domain.inbound import Channel, InboundMessage, Quarantined
 from dsr_bot.errors import ChannelError, StoreError
 from dsr_bot.services.pipeline import MailboxCursor, Outcome, Pipeline
 from dsr_bot.store import queries
+from dsr_bot.store.locks import AdvisoryLock, leading
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +61,10 @@ class ImapWatcher:
         max_message_bytes: int,
         limits: MimeLimits = DEFAULT_LIMITS,
         initial_backoff: float = 1.0,
+        lock: AdvisoryLock | None = None,
     ) -> None:
         self.box = box
+        self._lock = lock
         self._url: ServerUrl = parse_server_url(box.imap_url.get_secret_value(), ("imap", "imaps"))
         self._pipeline = pipeline
         self._sessions = sessions
@@ -71,12 +77,24 @@ class ImapWatcher:
         self.processed = 0
         self.idle_waits = 0  # IDLE commands issued
         self.idle_renewals = 0
-        self._synced = False  # a sync completed since the last failure
+        self._synced = False  # a sync or a batch completed since the last failure
         self.synced_at: float | None = None  # when it last had every message (for /metrics)
+        self.standby = False  # another worker reads this mailbox (for health)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Watch until `stop` is set; the batch in hand is finished first."""
+        """Watch until `stop` is set; the batch in hand is finished first. With a lock, only
+        while this process holds it."""
+        if self._lock is None:
+            await self._watch(stop)
+        else:
+            await leading(self._lock, self._watch, stop, on_standby=self._on_standby)
+
+    def _on_standby(self, standby: bool) -> None:
+        self.standby = standby
+
+    async def _watch(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping = threading.Event()  # anew: a watcher that lost its lock may lead again
         worker = asyncio.ensure_future(asyncio.to_thread(self._run_blocking))
         stopper = asyncio.ensure_future(stop.wait())
         try:
@@ -233,6 +251,7 @@ class ImapWatcher:
     ) -> None:
         future.result()  # raises StoreError when the batch was not stored: reconnect and retry
         self.processed += count
+        self._synced = True  # progress: a failure after this backs off from the start again
         if self.box.processed_folder:
             client.move(part, self.box.processed_folder)
 

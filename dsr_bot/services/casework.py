@@ -338,7 +338,7 @@ async def _render_draft(
     """The draft from its template; `keep`: the context goes in its detail too (not an
     answer's text, which is the body itself)."""
     profile = settings.profiles[case.profile]
-    rendered = replies.render(
+    rendered = replies.for_profile(case.profile).render(
         kind,
         case.language,
         name=case.requester_name,

@@ -120,6 +120,7 @@ class ChatDesk:
         self._clock = clock
         self._staff_chat = StaffChat(settings, replies)
         self._profile = settings.profiles[settings.telegram.profile]
+        self._brand = replies.for_profile(settings.telegram.profile)  # the chat's templates
         self._domain = settings.mail.from_address.split("@", 1)[1]
 
     async def position(self) -> int | None:
@@ -410,7 +411,7 @@ class ChatDesk:
             "reference": conv.reference,
             **say.context,
         }
-        text = self._replies.text(say.prompt, conv.language, **context)
+        text = self._brand.text(say.prompt, conv.language, **context)
         labels = LABELS[conv.language]
         buttons = [
             [{"text": labels[b.text_key], "data": b.data} for b in row] for row in say.buttons
@@ -444,7 +445,7 @@ class ChatDesk:
             turn.effects.append(lambda: self._api.edit(chat_id, message_id, text))
 
     def _stale(self, turn: _Turn, language: str) -> None:
-        self._reply(turn, self._replies.text("stale", language))
+        self._reply(turn, self._brand.text("stale", language))
 
     def _reply(self, turn: _Turn, text: str) -> None:
         callback = turn.update.callback_id

@@ -63,7 +63,8 @@ class Loops:
 
     def states(self) -> dict[str, str]:
         """Task name -> running, stopped (after a stop) or failed (ended while the bot runs);
-        a running IMAP watcher is connected or reconnecting instead."""
+        a running IMAP watcher is connected, reconnecting or standby (another worker reads its
+        mailbox) instead."""
         out: dict[str, str] = {}
         for task in self.tasks:
             if task.done():
@@ -74,6 +75,8 @@ class Loops:
             name = f"imap-{watcher.box.name}"
             if out.get(name) == "running":
                 out[name] = "connected" if watcher.connected.is_set() else "reconnecting"
+                if _standby(watcher):
+                    out[name] = "standby"  # another worker reads this mailbox
         return out
 
     def problems(self) -> list[str]:
@@ -88,10 +91,17 @@ class Loops:
             WatcherState(
                 mailbox=w.box.name,
                 connected=w.connected.is_set(),
-                lag_seconds=max(0.0, now - (w.synced_at or self.started_at)),
+                # A standby worker is not behind: the one reading the mailbox reports its lag.
+                lag_seconds=0.0
+                if _standby(w)
+                else max(0.0, now - (w.synced_at or self.started_at)),
             )
             for w in self.watchers
         ]
+
+
+def _standby(watcher: Watched) -> bool:
+    return bool(getattr(watcher, "standby", False))  # ImapWatcher.standby; absent in fakes
 
 
 async def database_problem(sessions: async_sessionmaker[AsyncSession]) -> str | None:

@@ -206,7 +206,7 @@ class IdentityDesk:
     def render(self, case: CaseRow, template: str, **context: Any) -> Rendered:
         """A message to the person of `case`, in their language, from their profile."""
         profile = self.settings.profiles[case.profile]
-        return self.replies.render(
+        return self.replies.for_profile(case.profile).render(
             template,
             case.language,
             name=case.requester_name,

@@ -85,7 +85,7 @@ class IdentityWorker:
             self._wake.clear()
             try:
                 await self.check_pending()
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg cannot connect
                 log.warning("ID-copy check: database unavailable (%s)", type(exc).__name__)
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             try:

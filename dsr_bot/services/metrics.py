@@ -48,7 +48,7 @@ NOTICE_KINDS: Mapping[str, str] = {
     "lapse": "identity_lapse",
 }
 OTHER = "other"
-LIVE_STATES = frozenset({"running", "connected", "reconnecting"})
+LIVE_STATES = frozenset({"running", "connected", "reconnecting", "standby"})
 
 
 @dataclass(frozen=True, slots=True)

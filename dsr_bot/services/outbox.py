@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dsr_bot.config import MailSettings
@@ -20,6 +19,7 @@ from dsr_bot.errors import DeliveryError
 from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.pipeline import utcnow
 from dsr_bot.store import queries
+from dsr_bot.store.engine import UNAVAILABLE, describe_failure
 from dsr_bot.store.sealed import Sealer, SealError
 from dsr_bot.store.tables import CaseEventRow, OutboxAttachmentRow, OutboxRow
 
@@ -85,8 +85,8 @@ class OutboxSender:
             await self._backlog.quiet()
             try:
                 sent = await self.deliver_due()
-            except SQLAlchemyError as exc:
-                log.warning("outbox: database unavailable (%s); retrying", type(exc).__name__)
+            except UNAVAILABLE as exc:
+                log.warning("outbox: database unavailable (%s); retrying", describe_failure(exc))
                 sent = 0
             if sent >= self._batch:
                 continue  # more may be waiting
@@ -94,7 +94,7 @@ class OutboxSender:
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         timeout = IDLE_POLL_SECONDS
-        with contextlib.suppress(SQLAlchemyError):
+        with contextlib.suppress(*UNAVAILABLE):
             async with self._sessions() as session:
                 due = await queries.next_outbox_due(session)
             if due is not None:
@@ -123,7 +123,6 @@ class OutboxSender:
                 (_Sent(r.id, r.case_id, r.kind), _outgoing(r), files.get(r.id, [])) for r in rows
             ]
         # Send outside the transaction: a slow relay must not hold database locks.
-        sent: list[_Sent] = []
         failed: dict[int, DeliveryError] = {}
         for row, mail, sealed in claimed:
             try:
@@ -133,9 +132,11 @@ class OutboxSender:
             except DeliveryError as exc:
                 failed[row.id] = exc
             else:
-                sent.append(row)
-        if claimed:
-            await self._record(sent, failed, {row.id for row, _, files in claimed if files})
+                # Recorded before the next one goes: a crash (or the database going away) then
+                # leaves at most this one message sent but not marked, to be sent again.
+                await self._record([row], {}, {row.id} if sealed else set())
+        if failed:
+            await self._record([], failed, {row.id for row, _, files in claimed if files})
         return len(claimed)
 
     def _open(self, sealed: list[OutboxAttachmentRow]) -> tuple[Attachment, ...]:
@@ -153,9 +154,9 @@ class OutboxSender:
     async def _record(
         self, sent: list[_Sent], failed: dict[int, DeliveryError], with_files: set[int]
     ) -> None:
-        """All results of a batch in one transaction: what went in one UPDATE, as most do.
-        Attachments (of the rows in `with_files`) are not kept once their message went, or
-        failed for good."""
+        """Results in one transaction: a delivery as soon as it went, the failures of a batch
+        together. Attachments (of the rows in `with_files`) are not kept once their message
+        went, or failed for good."""
         now = self._clock()
         events: list[dict[str, object]] = []
         done = [row.id for row in sent if row.id in with_files]

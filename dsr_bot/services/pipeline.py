@@ -5,6 +5,8 @@ leaves nothing half-done: the batch is read again and nothing is stored twice. E
 first planned in memory (a failure there quarantines only that message), then the whole batch is
 written with a few bulk statements. Should the database refuse the bulk write (a value it will not
 take), the batch is written again one message at a time and the offender is quarantined.
+With several workers, the messages' unique keys (source and IMAP UID, Message-ID) decide: a batch
+that another worker stored first is read again, and only what is new is stored.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from dsr_bot.services.backlog import Backlog
 from dsr_bot.services.identity import Asked, IdentityDesk
 from dsr_bot.services.staff_chat import StaffChat
 from dsr_bot.store import queries
+from dsr_bot.store.engine import describe_failure
 from dsr_bot.store.tables import (
     CaseEventRow,
     CaseRow,
@@ -57,6 +60,7 @@ Item = InboundMessage | Quarantined
 ACK = "acknowledgement"
 # Column limits (PostgreSQL enforces them): longer values are cut, never refused.
 _ADDRESS, _NAME, _MSGID = 320, 200, 998
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +199,7 @@ class Pipeline:
                             now=now,
                         )
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot store incoming messages: {type(exc).__name__}") from exc
+            raise StoreError(f"cannot store incoming messages: {describe_failure(exc)}") from exc
         self.committed(outcomes)
         return outcomes
 
@@ -215,6 +219,17 @@ class Pipeline:
         except DBAPIError as exc:
             if not queries.refused_value(exc):
                 raise
+            if queries.sqlstate(exc) == UNIQUE_VIOLATION:
+                # Another worker stored some of these messages meanwhile (its transaction held
+                # the unique keys until it committed): read again, they are known now.
+                log.info("batch overlapped another worker's; storing what is new")
+                try:
+                    async with session.begin_nested():
+                        return await self._ingest(session, items, now, known)
+                except DBAPIError as again:
+                    if not queries.refused_value(again):
+                        raise
+                    exc = again
             log.warning("batch refused (%s); storing one by one", _sqlstate(exc))
             return [await self._one_by_one(session, item, now) for item in items]
 
@@ -397,7 +412,7 @@ class Pipeline:
             if "complaint" not in case["kinds"]:
                 continue
             profile = self._settings.profiles[case["profile"]]
-            rendered = self._replies.render(
+            rendered = self._replies.for_profile(case["profile"]).render(
                 "complaint_acknowledgement",
                 case["language"],
                 name=case["requester_name"],
@@ -584,7 +599,7 @@ class Pipeline:
         profile = self._settings.profile_for(msg.source)
         # The case's dates, computed once when it was planned.
         promise_on, legal_on = case["promise_due"], case["legal_due"]
-        rendered = self._replies.render(
+        rendered = self._replies.for_profile(case["profile"]).render(
             ACK,
             case["language"],
             reference=case["reference"],

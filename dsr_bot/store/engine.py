@@ -11,11 +11,19 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dsr_bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+# The database is unavailable: SQLAlchemy's errors, and the OSError asyncpg raises as it is when
+# it cannot connect (the server restarting: connection refused). Loops that retry catch both.
+UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
+
+_SQLITE_FULL = 13  # SQLITE_FULL: the disk (or the database's size limit) is full
+_PG_DISK_FULL = "53100"  # PostgreSQL's disk_full
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -65,3 +73,20 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     def _begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on an upgrade.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A database failure in a few words, safe to log: the error's class, and the cause when it
+    is one an operator must act on (a full disk). Never the driver's message, which may quote
+    the statement's parameters (message text)."""
+    name = type(exc).__name__
+    orig: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
+    # aiosqlite and asyncpg errors come wrapped in SQLAlchemy's adapter; the cause is inside.
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        if getattr(candidate, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return f"{name}: the disk is full (database or disk is full)"
+        if getattr(candidate, "sqlstate", None) == _PG_DISK_FULL:
+            return f"{name}: the database server's disk is full"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{name}: {exc.strerror}"
+    return name

@@ -9,11 +9,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsr_bot.errors import StoreError
+from dsr_bot.store.locks import LOCK_CLASS, lock_key
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,6 +41,12 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
 
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Workers starting together: one migrates, the others wait and find it done.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:cls, :key)"),
+                    {"cls": LOCK_CLASS, "key": lock_key("migrate")},
+                )
             return await conn.run_sync(_run)
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot migrate the database: {_short(exc)}") from None

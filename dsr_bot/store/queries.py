@@ -480,15 +480,25 @@ async def mailbox_state(session: AsyncSession, source: str) -> MailboxStateRow |
 async def save_mailbox_state(
     session: AsyncSession, *, source: str, uidvalidity: int, last_uid: int, now: datetime
 ) -> None:
-    row = await session.get(MailboxStateRow, source)
-    if row is None:
-        session.add(
-            MailboxStateRow(
-                source=source, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
-            )
+    """One upsert: the cursor only moves forward (unless UIDVALIDITY changed), also when two
+    workers save it at once (one waits for the other's row lock, then compares)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new = insert(MailboxStateRow).values(
+        source=source, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
+    )
+    old = MailboxStateRow.__table__.c
+    moves = (old.uidvalidity != new.excluded.uidvalidity) | (old.last_uid < new.excluded.last_uid)
+    await session.execute(
+        new.on_conflict_do_update(
+            index_elements=[MailboxStateRow.source],
+            set_={
+                "uidvalidity": new.excluded.uidvalidity,
+                "last_uid": new.excluded.last_uid,
+                "updated_at": new.excluded.updated_at,
+            },
+            where=moves,
         )
-    elif row.uidvalidity != uidvalidity or last_uid > row.last_uid:
-        row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, now
+    )
 
 
 async def claim_due_outbox(

@@ -66,7 +66,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 async def ctx(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
 ) -> ConsoleContext:
-    replies = Replies(override_dir=settings.console.template_overrides)
+    replies = Replies.from_settings(settings)
     context = ConsoleContext(
         settings=settings,
         sessions=sessions,

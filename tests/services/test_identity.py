@@ -29,7 +29,7 @@ from dsr_bot.domain.cases import RequestKind
 from dsr_bot.domain.deadlines import AMSTERDAM
 from dsr_bot.identity.id_check import CheckResult
 from dsr_bot.identity.vault import Vault, VaultError
-from dsr_bot.replies import Rendered, Replies
+from dsr_bot.replies import Replies
 from dsr_bot.services import casework, identity
 from dsr_bot.services.casework import Actor, CaseworkError
 from dsr_bot.services.identity import IdentityDesk
@@ -472,18 +472,16 @@ def _send(port: int, message: EmailMessage) -> None:
 
 
 async def test_when_the_acknowledgement_cannot_be_written_nothing_is_waited_for(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
 ) -> None:
     """The question never went out, so the clock runs and staff ask from the case."""
-
-    class BrokenAcknowledgement(Replies):
-        def render(self, template: str, language: str, **context: Any) -> Rendered:
-            if template == "acknowledgement":
-                raise RuntimeError("template broken")
-            return super().render(template, language, **context)
+    broken = tmp_path / "broken-templates"
+    for language in ("nl", "en"):
+        (broken / language).mkdir(parents=True)
+        (broken / language / "acknowledgement.body.j2").write_text("{{ 1 / 0 }}\n")
 
     bot = Desk(sessions, settings, RequestKind.ACCESS)
-    bot.pipeline._replies = BrokenAcknowledgement()
+    bot.pipeline._replies = Replies(override_dir=broken)
     await bot.mail(request_mail())
     case = await _case(sessions)
     assert (case.identity_state, case.paused_since, case.identity_requested_at) == (

@@ -3,13 +3,16 @@
 Accounts are named by their id in every URL, never by e-mail address. Every change goes through
 services/staff.py, which writes the audit log. A reply template is replaced by a file in
 `console.template_overrides`, checked first (dsr_bot/reply_check.py), so a mistake
-shows here instead of stopping the mail.
+shows here instead of stopping the mail. Each profile (brand) has its own replacements: the
+admin picks the profile (`?profile=<name>` on every template URL; none: the default profile).
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,22 +21,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from dsr_bot.config import ProfileSettings
 from dsr_bot.console.auth import SESSION_COOKIE, form_text, needs
 from dsr_bot.console.context import ConsoleContext, console
 from dsr_bot.console.templating import redirect, render
 from dsr_bot.domain.roles import ROLE_NAMES_NL, Permission, Role
 from dsr_bot.replies import (
+    DEFAULT_PROFILE,
     Replies,
     TemplateFile,
-    builtin_text,
+    base_text,
     normalise_text,
     override_text,
+    profile_override_dir,
     remove_override,
     save_override,
     template_file,
     template_files,
 )
-from dsr_bot.reply_check import SAMPLES, check_template, sample_variables
+from dsr_bot.reply_check import SAMPLES, check_template, preview_sample, sample_variables
 from dsr_bot.services import staff as accounts
 from dsr_bot.services.staff import StaffError
 from dsr_bot.store.tables import AuditRow, StaffRow
@@ -281,37 +287,88 @@ def _file(request: Request) -> TemplateFile:
     return found
 
 
+class _Chosen:
+    """The profile whose templates the admin edits, and where its templates are."""
+
+    def __init__(self, ctx: ConsoleContext, name: str) -> None:
+        self.name = name
+        self.settings: ProfileSettings = ctx.settings.profiles[name]
+        self.own_dir: Path | None = self.settings.templates
+        self.overrides = profile_override_dir(ctx.settings.console.template_overrides, name)
+        # Kept in every link and form of the editor; nothing for the default profile.
+        self.query = "" if name == DEFAULT_PROFILE else "?" + urlencode({"profile": name})
+
+    def url(self, file: TemplateFile | None = None, suffix: str = "") -> str:
+        path = f"/admin/templates/{file.language}/{file.name}" if file else "/admin/templates"
+        return path + suffix + self.query
+
+
+def _profile(request: Request) -> _Chosen:
+    ctx = console(request)
+    name = request.query_params.get("profile", DEFAULT_PROFILE)
+    if name not in ctx.settings.profiles:
+        raise HTTPException(404)
+    return _Chosen(ctx, name)
+
+
+def _profiles(request: Request, chosen: _Chosen) -> list[dict[str, Any]]:
+    """The profiles to choose from (shown when there are several)."""
+    return [
+        {"name": name, "organisation": p.organisation, "selected": name == chosen.name}
+        for name, p in console(request).settings.profiles.items()
+    ]
+
+
 async def templates_list(request: Request) -> Response:
     needs(request, Permission.MANAGE_TEMPLATES)
-    overrides = console(request).settings.console.template_overrides
+    chosen = _profile(request)
     languages = []
     for language, label in LANGUAGES_NL.items():
         files = [
             {
                 "file": f,
+                "url": chosen.url(f),
                 "part": PARTS_NL[f.part],
-                "changed": override_text(f, overrides) is not None,
+                "changed": override_text(f, chosen.overrides) is not None,
+                "own": chosen.own_dir is not None and override_text(f, chosen.own_dir) is not None,
             }
             for f in template_files()
             if f.language == language
         ]
         languages.append({"code": language, "label": label, "files": files})
-    return render(request, "admin_templates.html", {"languages": languages})
+    return render(
+        request,
+        "admin_templates.html",
+        {
+            "languages": languages,
+            "profiles": _profiles(request, chosen),
+            "profile": chosen.name,
+            "organisation": chosen.settings.organisation,
+        },
+    )
 
 
 def _template_page(
-    request: Request, file: TemplateFile, *, text: str | None = None, error: str = ""
+    request: Request,
+    file: TemplateFile,
+    chosen: _Chosen,
+    *,
+    text: str | None = None,
+    error: str = "",
 ) -> Response:
-    overrides = console(request).settings.console.template_overrides
-    saved = override_text(file, overrides)
-    builtin = builtin_text(file)
+    saved = override_text(file, chosen.overrides)
+    standard = base_text(file, chosen.own_dir)
     # A saved text that no longer passes (a release changed what the code passes in) is
     # shown with the reason, and without a preview that would fail.
-    warning = check_template(file, saved, override_dir=overrides) if saved is not None else None
+    warning = _check(file, saved, chosen) if saved is not None else None
     preview = None
     if not file.is_macros and SAMPLES.get(file.template) and not (error or warning):
-        preview = Replies(override_dir=overrides).render(
-            file.template, file.language, **SAMPLES[file.template][0]
+        replies = Replies(
+            override_dir=console(request).settings.console.template_overrides,
+            profile_dirs={chosen.name: chosen.own_dir} if chosen.own_dir else None,
+        )
+        preview = replies.for_profile(chosen.name).render(
+            file.template, file.language, **preview_sample(file.template, chosen.settings)
         )
     return render(
         request,
@@ -321,35 +378,50 @@ def _template_page(
             "part": PARTS_NL[file.part],
             "language_nl": LANGUAGES_NL[file.language],
             "changed": saved is not None,
-            "text": text if text is not None else (saved if saved is not None else builtin),
-            "builtin": builtin,
+            "own": standard != base_text(file, None),
+            "text": text if text is not None else (saved if saved is not None else standard),
+            "builtin": standard,
             "variables": sample_variables(file.template) if not file.is_macros else [],
             "preview": preview,
             "error": error,
             "warning": warning,
+            "profile": chosen.name,
+            "organisation": chosen.settings.organisation,
+            "several_profiles": len(console(request).settings.profiles) > 1,
+            "back_url": chosen.url(),
+            "save_url": chosen.url(file),
+            "reset_url": chosen.url(file, "/reset"),
         },
         status_code=422 if error else 200,
     )
 
 
+def _check(file: TemplateFile, text: str, chosen: _Chosen) -> str | None:
+    return check_template(
+        file,
+        text,
+        override_dir=chosen.overrides,
+        profile_dir=chosen.own_dir,
+        profile=chosen.settings,
+    )
+
+
 async def template_page(request: Request) -> Response:
     needs(request, Permission.MANAGE_TEMPLATES)
-    return _template_page(request, _file(request))
+    return _template_page(request, _file(request), _profile(request))
 
 
 async def template_save(request: Request) -> Response:
     admin = needs(request, Permission.MANAGE_TEMPLATES)
     ctx = console(request)
-    file = _file(request)
+    file, chosen = _file(request), _profile(request)
     form = await request.form()
     text = normalise_text(_raw(form, "text"))
-    overrides = ctx.settings.console.template_overrides
-    problem = check_template(file, text, override_dir=overrides)
+    problem = _check(file, text, chosen)
     if problem:
-        return _template_page(request, file, text=text, error=f"Niet opgeslagen. {problem}")
-    url = f"/admin/templates/{file.language}/{file.name}"
-    if text == builtin_text(file):
-        return await _reset(ctx, admin.email, file, url)
+        return _template_page(request, file, chosen, text=text, error=f"Niet opgeslagen. {problem}")
+    if text == base_text(file, chosen.own_dir):
+        return await _reset(ctx, admin.email, file, chosen)
     async with ctx.sessions.begin() as db:
         accounts.audit(
             db,
@@ -357,26 +429,29 @@ async def template_save(request: Request) -> Response:
             admin.email,
             "template_changed",
             template=file.path,
+            profile=chosen.name,
             sha256=hashlib.sha256(text.encode()).hexdigest(),
         )
-        save_override(file, text, overrides)  # last: a failed write rolls the audit entry back
-    return redirect(url, ok="Opgeslagen. De nieuwe tekst geldt vanaf nu voor nieuwe berichten.")
+        save_override(file, text, chosen.overrides)  # last: a failed write rolls the audit back
+    return redirect(
+        chosen.url(file), ok="Opgeslagen. De nieuwe tekst geldt vanaf nu voor nieuwe berichten."
+    )
 
 
 async def template_reset(request: Request) -> Response:
     admin = needs(request, Permission.MANAGE_TEMPLATES)
-    file = _file(request)
-    url = f"/admin/templates/{file.language}/{file.name}"
-    return await _reset(console(request), admin.email, file, url)
+    return await _reset(console(request), admin.email, _file(request), _profile(request))
 
 
-async def _reset(ctx: ConsoleContext, actor: str, file: TemplateFile, url: str) -> Response:
-    overrides = ctx.settings.console.template_overrides
-    if override_text(file, overrides) is None:
+async def _reset(ctx: ConsoleContext, actor: str, file: TemplateFile, chosen: _Chosen) -> Response:
+    url = chosen.url(file)
+    if override_text(file, chosen.overrides) is None:
         return redirect(url, ok="Dit sjabloon had al de standaardtekst.")
     async with ctx.sessions.begin() as db:
-        accounts.audit(db, ctx.now(), actor, "template_reset", template=file.path)
-        remove_override(file, overrides)
+        accounts.audit(
+            db, ctx.now(), actor, "template_reset", template=file.path, profile=chosen.name
+        )
+        remove_override(file, chosen.overrides)
     return redirect(url, ok="Het sjabloon heeft weer de standaardtekst.")
 
 
