@@ -74,10 +74,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 @click.option(
     "--arch",
     "architectures",
-    default="bow,subword,ensemble,cnn",
+    default="bow,subword,sentences,ensemble,cnn",
     show_default=True,
     help="spaCy architectures to compare, comma-separated "
-    "(bow, subword, subword-v1, ensemble, cnn).",
+    "(bow, subword, subword-v1, sentences, ensemble, cnn).",
 )
 @click.option("--epochs", type=click.IntRange(1, 200), default=15, show_default=True)
 @click.option("--baseline/--no-baseline", default=True, help="Also train the TF-IDF baseline.")

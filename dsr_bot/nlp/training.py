@@ -72,6 +72,13 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "subword": _SUBWORD,
     # The previous version, for comparison (`dsr-bot train --arch subword,subword-v1,...`).
     "subword-v1": {**_SUBWORD, "@architectures": architectures.NAME},
+    # `subword` over the whole message plus, with weights of its own, its strongest sentence.
+    "sentences": {
+        **_SUBWORD,
+        "@architectures": architectures.NAME_SENTENCES,
+        "sentence_length": 2**18,
+        "min_words": 4,
+    },
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",
         "tok2vec": _tok2vec(32),
@@ -94,7 +101,12 @@ NOT_KEPT = frozenset({"ensemble"})
 BASELINE = "tfidf-logreg"
 # Unit-length features give small gradients: models with subword features learn faster at a
 # higher rate than spaCy's default 0.001.
-LEARN_RATES = {"subword": 0.005, "subword-v1": 0.005, "ensemble": 0.002}
+LEARN_RATES = {
+    "subword": 0.005,
+    "subword-v1": 0.005,
+    "sentences": 0.005,
+    "ensemble": 0.002,
+}
 
 
 def model_text(example: Example) -> str:

@@ -24,7 +24,7 @@ def model() -> SpacyClassifier:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="issue 3 target not met yet: dev macro-F1 is about 0.925 (model card)"
+    strict=True, reason="issue 3 target not met yet: dev macro-F1 is about 0.934 (model card)"
 )
 def test_dev_split_macro_f1_is_at_least_0_95(model: SpacyClassifier) -> None:
     dev = corpus.read(ROOT / "nlp_models" / "corpus" / "dev.jsonl")
@@ -38,13 +38,13 @@ def test_dev_split_macro_f1_holds_at_what_the_model_card_reports(model: SpacyCla
     dev = corpus.read(ROOT / "nlp_models" / "corpus" / "dev.jsonl")
     answers = model.classify_many([("", e.text) for e in dev])
     report = evaluate([Gold(frozenset(e.labels)) for e in dev], [a.labels for a in answers])
-    assert report.macro_f1 >= 0.92
+    assert report.macro_f1 >= 0.93
 
 
 @pytest.mark.skipif(not LETTERS.is_file(), reason="../shared/eval is not next to this checkout")
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 target not met yet: 82% primary labels, 2 privacy letters called other",
+    reason="issue 3 target not met yet: 91% primary labels, but 2 privacy letters called other",
 )
 def test_public_letters_never_trained_on(model: SpacyClassifier) -> None:
     items = [json.loads(line) for line in LETTERS.read_text().splitlines() if line.strip()]
