@@ -66,6 +66,36 @@ def _unit(counts: numpy.ndarray[Any, Any]) -> numpy.ndarray[Any, Any]:
     return weights / max(float(numpy.sqrt((weights * weights).sum())), 1e-9)  # type: ignore[no-any-return]
 
 
+_EMPTY = numpy.zeros(0, dtype="uint64")
+
+
+def _separate_features(
+    ops: Any, words: Any, chars: Sequence[Any | None], ngram_size: int
+) -> tuple[Any, Any]:
+    """v2's keys and weights of one text: its word n-grams and its tokens' character n-grams
+    (None for a token without any), each group scaled to unit length."""
+    word_parts: list[Any] = [words]
+    for n in range(2, ngram_size + 1):
+        word_parts.append(ops.ngrams(n, words))
+    word_keys, word_counts = numpy.unique(numpy.concatenate(word_parts), return_counts=True)
+    present = [c for c in chars if c is not None]
+    char_keys, char_counts = numpy.unique(
+        numpy.concatenate(present) if present else _EMPTY, return_counts=True
+    )
+    return (
+        numpy.concatenate([word_keys, char_keys]),
+        numpy.concatenate([_unit(word_counts), _unit(char_counts)]),
+    )
+
+
+def _pack(ops: Any, items: Sequence[tuple[Any, Any]]) -> tuple[Any, Any, Any]:
+    """`SparseLinear`'s input for a batch: all keys, all weights, and the keys per item."""
+    lengths = ops.asarray([k.shape[0] for k, _ in items], dtype="int32")
+    keys = numpy.concatenate([k for k, _ in items]) if items else _EMPTY
+    values = numpy.concatenate([v for _, v in items]) if items else numpy.zeros(0)
+    return keys, ops.asarray(values, dtype="f"), lengths
+
+
 def subword_features(
     ngram_size: int, char_ngrams: Sequence[int], *, separate: bool = False, mask: bool = False
 ) -> Model[list[Doc], Any]:
@@ -75,7 +105,6 @@ def subword_features(
     replaces personal-data tokens by a placeholder and gives them no character n-grams (v2).
     """
     cache: dict[str, numpy.ndarray[Any, Any]] = {}
-    empty = numpy.zeros(0, dtype="uint64")
 
     def keys_of(word: str) -> numpy.ndarray[Any, Any]:
         found = cache.get(word)
@@ -96,38 +125,19 @@ def subword_features(
                 chars.append(keys_of(token.lower_))
             else:
                 words[i] = key
+        if separate:
+            return _separate_features(ops, words, chars, ngram_size)
         word_parts: list[Any] = [words]
         for n in range(2, ngram_size + 1):
             word_parts.append(ops.ngrams(n, words))
-        if not separate:
-            keys, counts = numpy.unique(numpy.concatenate(word_parts + chars), return_counts=True)
-            return keys, _unit(counts)
-        word_keys, word_counts = numpy.unique(numpy.concatenate(word_parts), return_counts=True)
-        char_keys, char_counts = numpy.unique(
-            numpy.concatenate(chars) if chars else empty, return_counts=True
-        )
-        return (
-            numpy.concatenate([word_keys, char_keys]),
-            numpy.concatenate([_unit(word_counts), _unit(char_counts)]),
-        )
+        keys, counts = numpy.unique(numpy.concatenate(word_parts + chars), return_counts=True)
+        return keys, _unit(counts)
 
     def forward(model: Model[list[Doc], Any], docs: list[Doc], is_train: bool) -> Any:
-        ops = model.ops
-        batch_keys: list[Any] = []
-        batch_vals: list[Any] = []
-        for doc in docs:
-            doc_keys, doc_vals = doc_features(ops, doc)
-            batch_keys.append(doc_keys)
-            batch_vals.append(doc_vals)
-        lengths = ops.asarray([k.shape[0] for k in batch_keys], dtype="int32")
-        keys: Any = numpy.concatenate(batch_keys) if batch_keys else empty
-        all_vals: Any = numpy.concatenate(batch_vals) if batch_vals else numpy.zeros(0)
-        vals = ops.asarray(all_vals, dtype="f")
-
         def backprop(d_output: Any) -> list[Any]:
             return []
 
-        return (keys, vals, lengths), backprop
+        return _pack(model.ops, [doc_features(model.ops, doc) for doc in docs]), backprop
 
     model: Model[list[Doc], Any] = Model("subword_features", forward)
     return model
@@ -145,16 +155,26 @@ def _build(
     resizable_layer: Model[Any, Floats2d] = resizable(
         sparse_linear, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults)
     )
-    inner: Model[list[Doc], Floats2d] = chain(features, resizable_layer)
+    return _with_output(chain(features, resizable_layer), [resizable_layer], nO, exclusive_classes)
+
+
+def _with_output(
+    inner: Model[list[Doc], Floats2d],
+    resizables: Sequence[Model[Any, Floats2d]],
+    nO: int | None,
+    exclusive_classes: bool,
+) -> Model[list[Doc], Floats2d]:
+    """The sigmoid output over `inner`, with what spaCy's textcat expects of a model: its
+    output layer (the first of `resizables`) and a way to resize them all for a new label."""
     output = Logistic()
     model: Model[list[Doc], Floats2d] = chain(
         with_cpu(inner, inner.ops), with_cpu(output, output.ops)
     )
     if nO is not None:
         model.set_dim("nO", nO)
-    model.set_ref("output_layer", sparse_linear)
+    model.set_ref("output_layer", resizables[0].layers[0])
     model.attrs["multi_label"] = not exclusive_classes
-    model.attrs["resize_output"] = _resize_output(resizable_layer)
+    model.attrs["resize_output"] = _resize_all(resizables)
     return model
 
 
@@ -180,12 +200,6 @@ def build_subword_bow_v2(
 ) -> Model[list[Doc], Floats2d]:
     features = subword_features(ngram_size, char_ngrams, separate=True, mask=True)
     return _build(length, nO, exclusive_classes, features)
-
-
-def _resize_output(resizable_layer: Model[Any, Any]) -> Callable[[Model[Any, Any], int], Any]:
-    from spacy.ml.models.textcat import resize_and_set_ref
-
-    return partial(resize_and_set_ref, resizable_layer=resizable_layer)
 
 
 # --- v3: the whole message, plus its strongest sentence -----------------------------------------
@@ -243,7 +257,6 @@ def sentence_features(
     """
     # Per vocabulary entry: placeholder key or None, character n-gram keys, kind of token.
     cache: dict[int, tuple[int | None, Any, int]] = {}
-    empty = numpy.zeros(0, dtype="uint64")
 
     def info(doc: Doc, orth: int) -> tuple[int | None, Any, int]:
         found = cache.get(orth)
@@ -255,27 +268,6 @@ def sentence_features(
             chars = None if lex.is_space or key is not None else _char_keys(lex.lower_, char_ngrams)
             found = cache[orth] = (key, chars, _kind(lex))
         return found
-
-    def features(ops: Any, words: Any, chars: Sequence[Any]) -> tuple[Any, Any]:
-        # One numpy.unique per item: faster here than counting a whole batch in one sort.
-        word_parts: list[Any] = [words]
-        for n in range(2, ngram_size + 1):
-            word_parts.append(ops.ngrams(n, words))
-        word_keys, word_counts = numpy.unique(numpy.concatenate(word_parts), return_counts=True)
-        present = [c for c in chars if c is not None]
-        char_keys, char_counts = numpy.unique(
-            numpy.concatenate(present) if present else empty, return_counts=True
-        )
-        return (
-            numpy.concatenate([word_keys, char_keys]),
-            numpy.concatenate([_unit(word_counts), _unit(char_counts)]),
-        )
-
-    def pack(ops: Any, items: list[tuple[Any, Any]]) -> Features:
-        lengths = ops.asarray([k.shape[0] for k, _ in items], dtype="int32")
-        keys = numpy.concatenate([k for k, _ in items]) if items else empty
-        values = numpy.concatenate([v for _, v in items]) if items else numpy.zeros(0)
-        return keys, ops.asarray(values, dtype="f"), lengths
 
     def forward(model: Model[list[Doc], Any], docs: list[Doc], is_train: bool) -> Any:
         ops = model.ops
@@ -289,10 +281,13 @@ def sentence_features(
                 if key is not None:
                     words[i] = key
             chars = [chars for _, chars, _ in infos]
-            whole.append(features(ops, words, chars))
+            # One numpy.unique per text: faster here than counting a whole batch in one sort.
+            whole.append(_separate_features(ops, words, chars, ngram_size))
             spans = _sentences([kind for _, _, kind in infos], min_words)
             if len(spans) > 1:
-                parts.extend(features(ops, words[s:e], chars[s:e]) for s, e in spans)
+                parts.extend(
+                    _separate_features(ops, words[s:e], chars[s:e], ngram_size) for s, e in spans
+                )
             else:
                 parts.append(whole[-1])
             counts.append(max(len(spans), 1))
@@ -300,7 +295,7 @@ def sentence_features(
         def backprop(d_output: Any) -> list[Any]:
             return []
 
-        return (pack(ops, whole), pack(ops, parts), counts), backprop
+        return (_pack(ops, whole), _pack(ops, parts), counts), backprop
 
     return Model("sentence_features", forward)
 
@@ -317,7 +312,7 @@ def doc_plus_best_sentence(
         if not is_train:  # no gradient wanted: one vectorised max per doc
             starts = numpy.cumsum([0, *counts[:-1]])
             top_scores = numpy.maximum.reduceat(numpy.asarray(sentence_scores), starts, axis=0)
-            return doc_scores + top_scores, lambda d_scores: backprop_doc(d_scores)
+            return doc_scores + top_scores, backprop_doc
         columns = numpy.arange(doc_scores.shape[1])
         best = numpy.zeros(doc_scores.shape, dtype="int64")
         scores = doc_scores.copy()
@@ -377,13 +372,4 @@ def build_sentence_bow(
         sentence_features(ngram_size, char_ngrams, min_words=min_words),
         doc_plus_best_sentence(doc_layer, sentence_layer),
     )
-    output = Logistic()
-    model: Model[list[Doc], Floats2d] = chain(
-        with_cpu(inner, inner.ops), with_cpu(output, output.ops)
-    )
-    if nO is not None:
-        model.set_dim("nO", nO)
-    model.set_ref("output_layer", linears[0])
-    model.attrs["multi_label"] = not exclusive_classes
-    model.attrs["resize_output"] = _resize_all([doc_layer, sentence_layer])
-    return model
+    return _with_output(inner, [doc_layer, sentence_layer], nO, exclusive_classes)
