@@ -183,20 +183,25 @@ async def classifier_for(settings: Settings) -> AsyncIterator[Classifier]:
         classifier = await asyncio.to_thread(
             SpacyClassifier.load,
             options.model_path,
-            threshold=options.threshold,
+            threshold=options.fixed_threshold,
             confident_at=options.confident_at,
         )
-        log.info("classifier %s loaded", classifier.name)
+        log.info("classifier %s loaded (threshold %.2f)", classifier.name, classifier.threshold)
         yield classifier
         return
     pool = ClassifierPool(
         options.model_path,
-        threshold=options.threshold,
+        threshold=options.fixed_threshold,
         confident_at=options.confident_at,
         workers=options.workers,
     )
     await pool.start()
-    log.info("classifier %s loaded in %d worker process(es)", pool.name, options.workers)
+    log.info(
+        "classifier %s loaded in %d worker process(es) (threshold %.2f)",
+        pool.name,
+        options.workers,
+        pool.threshold,
+    )
     try:
         yield pool
     finally:

@@ -33,7 +33,7 @@ def _classifier(ctx: click.Context, model: Path | None) -> SpacyClassifier:
     options = load_settings(ctx.obj).classifier
     return SpacyClassifier.load(
         model or options.model_path,
-        threshold=options.threshold,
+        threshold=options.fixed_threshold,
         confident_at=options.confident_at,
     )
 
@@ -82,6 +82,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 @click.option("--epochs", type=click.IntRange(1, 200), default=15, show_default=True)
 @click.option("--baseline/--no-baseline", default=True, help="Also train the TF-IDF baseline.")
 @click.option(
+    "--folds",
+    type=click.IntRange(2, 10),
+    default=4,
+    show_default=True,
+    help="Cross-validation folds of the training split that choose the kept model's threshold.",
+)
+@click.option(
     "--letters",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -93,6 +100,7 @@ def train(
     architectures: str,
     epochs: int,
     baseline: bool,
+    folds: int,
     letters: Path | None,
 ) -> None:
     """Train the request classifier from spacy.blank("nl") and keep the best model."""
@@ -126,14 +134,18 @@ def train(
         built.dev,
         architectures=names,
         epochs=epochs,
-        threshold=0.5,
+        threshold=training.SELECTION_THRESHOLD,
         letters=held_out,
         baseline=baseline,
         say=_say,
     )
     chosen = training.best_spacy(results)
+    # The kept model and the baseline each get their own threshold, so they compare fairly.
+    for result in results:
+        if result is chosen or result.name == training.BASELINE:
+            training.tune(result, built.train, built.dev, held_out, folds=folds, say=_say)
     target = out / "textcat"
-    training.save(models[chosen.name], chosen, target, threshold=0.5)
+    training.save(models[chosen.name], chosen, target)
     summary = {
         "language": training.language_accuracy(built.dev),
         "train": len(built.train),

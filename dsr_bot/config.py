@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -203,9 +203,15 @@ class RetentionSettings(_Section):
 class ClassifierSettings(_Section):
     enabled: bool = True
     model_path: Path = MODEL_DIR
-    threshold: float = Field(0.5, gt=0, lt=1)
+    # "model": the threshold saved with the model, chosen by cross-validation when it was trained.
+    threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["model"] = "model"
     confident_at: float = Field(0.7, ge=0, le=1)
     workers: int = Field(1, ge=0, le=16)
+
+    @property
+    def fixed_threshold(self) -> float | None:
+        """The threshold set here, or None for the model's own."""
+        return None if self.threshold == "model" else self.threshold
 
     @field_validator("model_path")
     @classmethod

@@ -114,6 +114,8 @@ def test_secrets_never_show_in_reprs() -> None:
         ("", {"DSR_BOT_SMTP_URL": "smtp://:99999999"}, "mail.smtp_url"),
         ("[[mailboxes]]\nprofile = 'nope'\n", {}, "unknown profile"),
         ("[deadlines]\nextra_holidays = ['31-12-2026']\n", {}, "YYYY-MM-DD"),
+        ("[classifier]\nthreshold = 1.5\n", {}, "classifier.threshold"),
+        ("[classifier]\nthreshold = 'auto'\n", {}, "classifier.threshold"),
     ],
 )
 def test_bad_values_get_a_clear_error(
@@ -147,3 +149,10 @@ def test_cli_shows_one_line_and_no_traceback_for_a_bad_setting(tmp_path: Path) -
         f"dsr-bot: error: {config}: mail.ack_limit_per_hour: "
         "Input should be greater than or equal to 0"
     ]
+
+
+def test_the_classifier_threshold_is_the_models_own_unless_set(tmp_path: Path) -> None:
+    assert Settings().classifier.fixed_threshold is None
+    config = tmp_path / "dsr-bot.toml"
+    config.write_text("[classifier]\nthreshold = 0.4\n")
+    assert load_settings(config, env={}).classifier.fixed_threshold == 0.4

@@ -32,6 +32,8 @@ from dsr_bot.nlp.text import prepare
 log = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "nlp_models" / "textcat"
+# For a model saved without a threshold of its own (before they were chosen by cross-validation).
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +74,12 @@ class SpacyClassifier:
 
     @classmethod
     def load(
-        cls, path: Path = MODEL_DIR, *, threshold: float = 0.5, confident_at: float = 0.7
+        cls, path: Path = MODEL_DIR, *, threshold: float | None = None, confident_at: float = 0.7
     ) -> SpacyClassifier:
-        """Load a trained model; a clear error when it is missing or broken."""
+        """Load a trained model; a clear error when it is missing or broken.
+
+        Without `threshold`, the one chosen when the model was trained (0.5 for older models).
+        """
         if not (path / "meta.json").is_file():
             raise ConfigError(f"no trained classifier at {path}: run `dsr-bot train`")
         import spacy  # here, not at module level: importing spaCy costs most of a second
@@ -89,6 +94,8 @@ class SpacyClassifier:
             raise ConfigError(f"{path} holds no textcat_multilabel model")
         meta = nlp.meta
         name = f"{meta.get('name', 'textcat')}-{meta.get('version', '?')}"
+        if threshold is None:
+            threshold = float(meta.get("dsr_bot", {}).get("threshold", DEFAULT_THRESHOLD))
         return cls(nlp, threshold=threshold, confident_at=confident_at, name=name)
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
@@ -143,7 +150,7 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _load_in_worker(path: Path, threshold: float, confident_at: float) -> None:
+def _load_in_worker(path: Path, threshold: float | None, confident_at: float) -> None:
     global _worker
     # Ctrl-C reaches the whole process group; the bot stops its workers itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -158,21 +165,22 @@ def _classify_in_worker(messages: Sequence[tuple[str, str]]) -> list[Classificat
     return _worker.classify_many(messages)
 
 
-def _name_in_worker() -> str:
+def _name_in_worker() -> tuple[str, float]:
     assert _worker is not None  # noqa: S101 - type narrowing only
-    return _worker.name
+    return _worker.name, _worker.threshold
 
 
 class ClassifierPool:
     """The model in `workers` spawned processes; a crashed worker is replaced once per call."""
 
     def __init__(
-        self, path: Path, *, threshold: float, confident_at: float, workers: int = 1
+        self, path: Path, *, threshold: float | None, confident_at: float, workers: int = 1
     ) -> None:
         self._args = (path, threshold, confident_at)
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self.name = "?"
+        self.threshold = threshold or DEFAULT_THRESHOLD  # the model's own, once started
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the bot has threads (the IMAP watchers) that fork would copy mid-step.
@@ -190,7 +198,7 @@ class ClassifierPool:
             raise ConfigError(f"no trained classifier at {path}: run `dsr-bot train`")
         self._pool = self._new_pool()
         try:
-            self.name = await asyncio.get_running_loop().run_in_executor(
+            self.name, self.threshold = await asyncio.get_running_loop().run_in_executor(
                 self._pool, _name_in_worker
             )
         except BrokenProcessPool:

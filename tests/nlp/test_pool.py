@@ -20,12 +20,14 @@ MESSAGES = [
 
 
 async def test_the_pool_answers_as_the_model_does_and_survives_a_killed_worker() -> None:
-    pool = ClassifierPool(MODEL_DIR, threshold=0.5, confident_at=0.7, workers=1)
+    pool = ClassifierPool(MODEL_DIR, threshold=None, confident_at=0.7, workers=1)
     await pool.start()
     try:
-        expected = trained_classifier(MODEL_DIR).classify_many(MESSAGES)
+        model = trained_classifier(MODEL_DIR)
+        expected = model.classify_many(MESSAGES)
         assert await pool.classify(MESSAGES) == expected
         assert pool.name == expected[0].model
+        assert pool.threshold == model.threshold  # the one saved with the model
 
         workers = list(pool._pool._processes) if pool._pool else []
         assert workers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from dsr_bot.cli import cli
 from dsr_bot.nlp import corpus, training
 from dsr_bot.nlp.classifier import SpacyClassifier
 from dsr_bot.nlp.labels import LABELS
-from dsr_bot.nlp.metrics import Report
+from dsr_bot.nlp.metrics import Gold, Report
 from dsr_bot.nlp.model_card import END, START
 
 RAW = Path(__file__).resolve().parents[2] / "nlp_models" / "corpus" / "raw"
@@ -36,7 +37,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _train(small_corpus: Path, out: Path, letters: Path) -> None:
     out.mkdir()
-    (out / "README.md").write_text(f"# Model card\n\nWritten by hand.\n\n{START}\nold\n{END}\n")
+    (out / "README.md").write_text(f"# Model card\n\nWritten by hand.\n\n{START}\nstale\n{END}\n")
     result = CliRunner().invoke(
         cli,
         [
@@ -56,6 +57,7 @@ def _train(small_corpus: Path, out: Path, letters: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "epoch 2/2" in result.output  # progress is shown
+    assert "choosing the decision threshold of bow: 4-fold cross-validation" in result.output
 
 
 def test_training_writes_model_split_metrics_and_card_and_is_repeatable(
@@ -72,8 +74,16 @@ def test_training_writes_model_split_metrics_and_card_and_is_repeatable(
     metrics = json.loads((a / "metrics.json").read_text())
     assert metrics["chosen"] == "bow"
     assert metrics["candidates"][0]["letters"]["count"] == 1
+    kept = metrics["candidates"][0]
+    assert kept["threshold"] in training.THRESHOLDS
+    assert 0 < kept["cv_macro_f1"] <= 1
     card = (a / "README.md").read_text()
-    assert "Written by hand." in card and "old" not in card and "| **bow** (kept)" in card
+    assert "Written by hand." in card and "stale" not in card and "| **bow** (kept)" in card
+    # The bot uses the threshold saved with the model.
+    saved = json.loads((a / "textcat" / "meta.json").read_text())["dsr_bot"]
+    assert saved == {"architecture": "bow", "threshold": kept["threshold"]}
+    assert SpacyClassifier.load(a / "textcat").threshold == kept["threshold"]
+    assert SpacyClassifier.load(a / "textcat", threshold=0.9).threshold == 0.9
 
     # Fixed seeds: a second run gives the same model.
     first = SpacyClassifier.load(a / "textcat").classify_many(PROBES)
@@ -105,3 +115,50 @@ def test_the_best_dev_model_is_kept_but_never_one_too_slow_for_the_speed_target(
     close = [_result("bow", 0.924, 20_000), *results[1:]]
     assert training.best_spacy(close).name == "bow"  # within 0.002: the faster
     assert training.best_spacy([results[2]]).name == "ensemble"  # asked for alone
+
+
+def _gold(*labels: str) -> Gold:
+    return Gold(required=frozenset(labels))
+
+
+def test_the_threshold_with_the_best_held_out_f1_is_chosen() -> None:
+    golds = [_gold("access", "erasure"), _gold("objection"), _gold("erasure")]
+    # The second request scores 0.4: found at 0.40 and below, missed above.
+    found = [{"access": 0.9, "erasure": 0.4}, {"objection": 0.8}, {"erasure": 0.9}]
+    threshold, f1 = training.choose_threshold(golds, found)
+    assert threshold == 0.4 and f1 == 1.0
+    # A wrong label at 0.3 as well: 0.35 and 0.40 both score best; the one nearer 0.5 wins.
+    wrong = [*found[:2], {"erasure": 0.9, "objection": 0.3}]
+    assert training.choose_threshold(golds, wrong)[0] == 0.4
+    # Nothing in between: 0.5, the usual threshold, is kept.
+    plain = [{"access": 0.9, "erasure": 0.9}, {"objection": 0.8}, {"erasure": 0.9}]
+    assert training.choose_threshold(golds, plain) == (0.5, 1.0)
+
+
+def test_cross_validation_never_scores_an_example_with_a_model_that_saw_its_variants() -> None:
+    def example(id_: str) -> corpus.Example:
+        return corpus.Example(id_, f"tekst {id_}", ("access",), lang="nl", style="chat")
+
+    def roots(text: str) -> set[str]:  # "tekst w1~noisy" -> {w1}; "tekst w1+w2" -> {w1, w2}
+        return {part.split("~")[0] for part in text.split()[1].split("+")}
+
+    written = [example(f"w{i}") for i in range(40)]
+    variants = [example(f"w{i}~noisy") for i in range(40)]
+    combined = [example(f"w{i}+w{i + 1}") for i in range(0, 38, 3)]
+    train = [*written, *variants, *combined]
+    folds_trained: list[int] = []
+
+    def fit(examples: Sequence[corpus.Example]) -> Callable[[list[str]], training.Scores]:
+        trained_roots = set().union(*(roots(e.text) for e in examples))
+        folds_trained.append(len(examples))
+
+        def score(texts: list[str]) -> training.Scores:
+            for text in texts:
+                assert not roots(text) & trained_roots, f"{text}: trained on a relative"
+            return [{"access": 1.0} for _ in texts]
+
+        return score
+
+    golds, scores = training.cross_validated_scores(train, fit, folds=4, say=lambda _: None)
+    assert len(golds) == len(scores) == len(train)  # every item scored exactly once
+    assert len(folds_trained) == 4 and min(folds_trained) > len(train) / 2
