@@ -82,6 +82,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 @click.option("--epochs", type=click.IntRange(1, 200), default=15, show_default=True)
 @click.option("--baseline/--no-baseline", default=True, help="Also train the TF-IDF baseline.")
 @click.option(
+    "--rounds",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="Rounds of variants of each training example drawn for training "
+    "[default: corpus.TRAIN_ROUNDS].",
+)
+@click.option(
     "--folds",
     type=click.IntRange(2, 10),
     default=4,
@@ -100,6 +107,7 @@ def train(
     architectures: str,
     epochs: int,
     baseline: bool,
+    rounds: int | None,
     folds: int,
     letters: Path | None,
 ) -> None:
@@ -114,7 +122,7 @@ def train(
             known = ", ".join(training.ARCHITECTURES)
             raise DsrBotError(f"unknown architecture {name!r}: use {known}")
     _say(f"reading the corpus in {corpus}")
-    built = corpus_mod.build(corpus)
+    built = corpus_mod.build(corpus, rounds or corpus_mod.TRAIN_ROUNDS)
     _say(built.summary())
     split_dir = out / "corpus"
     split_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +138,7 @@ def train(
         )
         _say(f"{len(items)} held-out letters from {letters}: reported, never trained on")
     results, models = training.compare(
-        built.train,
+        built.training,
         built.dev,
         architectures=names,
         epochs=epochs,
@@ -141,14 +149,15 @@ def train(
     )
     chosen = training.best_spacy(results)
     # The kept model and the baseline each get their own threshold, so they compare fairly.
-    for result in results:
-        if result is chosen or result.name == training.BASELINE:
-            training.tune(result, built.train, built.dev, held_out, folds=folds, say=_say)
+    training.tune_kept_and_baseline(
+        results, chosen, models, built.training, built.dev, held_out, folds=folds, say=_say
+    )
     target = out / "textcat"
     training.save(models[chosen.name], chosen, target)
     summary = {
         "language": training.language_accuracy(built.dev),
         "train": len(built.train),
+        "train_extra": len(built.extra),
         "dev": len(built.dev),
         "written": sum(e.origin == "written" for e in [*built.train, *built.dev]),
         "letters": str(letters.name) if letters else None,

@@ -54,6 +54,15 @@ def thresholds_note(results: Sequence[Result]) -> str:
     )
 
 
+def epochs_note(chosen: Result) -> str:
+    best = chosen.history.index(max(chosen.history)) + 1 if chosen.history else chosen.epochs
+    how = "with the threshold, by cross-validation" if chosen.cv_macro_f1 is not None else "on dev"
+    return (
+        f"Epochs: {chosen.epochs}, chosen {how} (dev macro-F1 at 0.5 was highest after epoch "
+        f"{best} of {len(chosen.history)})."
+    )
+
+
 def per_label_table(result: Result) -> str:
     rows = ["| label | precision | recall | F1 | dev examples |", "|---|---|---|---|---|"]
     for label, s in result.dev.per_label.items():
@@ -66,13 +75,14 @@ def generated(results: Sequence[Result], chosen: Result, corpus: dict[str, Any])
         [
             START,
             f"Corpus: {corpus['written']} hand-written examples; with the variants, "
-            f"{corpus['train']} for training and {corpus['dev']} in the dev split.",
+            f"{corpus['train']} in the training split (and {corpus.get('train_extra', 0)} more "
+            f"variants of them drawn for training) and {corpus['dev']} in the dev split.",
             "### Comparison on the dev split and on the public letters",
             comparison_table(results, chosen),
             thresholds_note(results),
             f"### Per label, {chosen.name} at threshold {chosen.threshold:.2f}, dev split",
             per_label_table(chosen),
-            f"Best dev epoch: {chosen.epochs} of {len(chosen.history)}.",
+            epochs_note(chosen),
             "### Reply language (nl or en), dev split",
             f"The guess (`nlp/language.py`) matched the writer's language for "
             f"{corpus['language']['accuracy']:.1%} of {corpus['language']['count']} dev "

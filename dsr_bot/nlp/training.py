@@ -15,7 +15,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ Scores = list[dict[str, float]]
 SELECTION_THRESHOLD = 0.5
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(9))  # 0.20 ... 0.60
 FOLDS = 4
+# Epochs tried in cross-validation. The linear models peak within the first few; the number of
+# epochs and the threshold are chosen together, as a later epoch gives more confident scores.
+CV_EPOCHS = 6
 
 _BOW: dict[str, Any] = {
     "@architectures": "spacy.TextCatBOW.v3",
@@ -200,19 +203,10 @@ def spacy_scores(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:
     return [dict(doc.cats) for doc in nlp.pipe(texts, batch_size=256)]
 
 
-def train_spacy(
-    architecture: str,
-    train: Sequence[Example],
-    dev: Sequence[Example] | None,
-    *,
-    epochs: int,
-    threshold: float,
-    say: Say,
-) -> tuple[Language, list[float], float]:
-    """Train with fixed seeds; returns the pipeline at its best dev epoch and the F1 history.
-
-    Without `dev`, all `epochs` are run and the last is kept (for cross-validation).
-    """
+def epochs_of(
+    architecture: str, train: Sequence[Example], epochs: int, say: Say
+) -> Iterator[tuple[int, Language]]:
+    """Train with fixed seeds, yielding the (same, updated) pipeline after each epoch."""
     fix_random_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 - seeded for repeatable training, not a secret
     nlp = blank_pipeline(architecture)
@@ -223,33 +217,52 @@ def train_spacy(
         )
         for e in train
     ]
-    dev_texts = [model_text(e) for e in dev or ()]
-    dev_gold = gold(dev or ())
     optimizer = nlp.initialize(lambda: examples)
     optimizer.learn_rate = LEARN_RATES.get(architecture, optimizer.learn_rate)
-    history: list[float] = []
-    best: bytes | None = None
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
         for batch in minibatch(examples, size=compounding(8.0, 64.0, 1.05)):  # type: ignore[no-untyped-call]
             nlp.update(batch, drop=0.2, sgd=optimizer, losses=losses)
-        loss = f"loss {losses.get('textcat_multilabel', 0.0):.3f}"
-        if dev is None:
-            say(f"  {architecture}: epoch {epoch}/{epochs}, {loss}")
-            continue
+        say(
+            f"  {architecture}: epoch {epoch}/{epochs}, loss "
+            f"{losses.get('textcat_multilabel', 0.0):.3f} ({time.perf_counter() - started:.0f} s)"
+        )
+        yield epoch, nlp
+
+
+def train_spacy(
+    architecture: str,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    *,
+    epochs: int,
+    threshold: float,
+    say: Say,
+) -> tuple[Language, list[float], float]:
+    """Train with fixed seeds; returns the pipeline at its best dev epoch and the F1 history."""
+    dev_texts = [model_text(e) for e in dev]
+    dev_gold = gold(dev)
+    history: list[float] = []
+    best: bytes | None = None
+    started = time.perf_counter()
+    nlp: Language | None = None
+    for _, nlp in epochs_of(architecture, train, epochs, say):
         f1 = score_report(dev_gold, spacy_scores(nlp, dev_texts), threshold).macro_f1
         history.append(f1)
         if f1 >= max(history):
             best = nlp.to_bytes()
-        say(
-            f"  {architecture}: epoch {epoch}/{epochs}, {loss}, dev macro-F1 {f1:.4f} "
-            f"({time.perf_counter() - started:.0f} s)"
-        )
-    if best is not None:
-        nlp.from_bytes(best)
+        say(f"    dev macro-F1 {f1:.4f}")
+    assert nlp is not None and best is not None  # noqa: S101 - type narrowing only
+    nlp.from_bytes(best)
     return nlp, history, time.perf_counter() - started
+
+
+def train_for(architecture: str, train: Sequence[Example], epochs: int, say: Say) -> Language:
+    """The pipeline after exactly `epochs` epochs (the same as that epoch of `train_spacy`)."""
+    *_, (_, nlp) = epochs_of(architecture, train, epochs, say)
+    return nlp
 
 
 def _throughput(score: Callable[[list[str]], object], texts: list[str]) -> float:
@@ -386,26 +399,30 @@ def _fold(root: str, folds: int) -> int:
     return int.from_bytes(digest[:4], "big") % folds
 
 
+# Per training round (an epoch; the baseline has one): a scorer for held-out texts.
+Fit = Callable[[Sequence[Example]], Iterator[Callable[[list[str]], Scores]]]
+
+
 def cross_validated_scores(
-    train: Sequence[Example],
-    fit: Callable[[Sequence[Example]], Callable[[list[str]], Scores]],
-    *,
-    folds: int = FOLDS,
-    say: Say,
-) -> tuple[list[Gold], Scores]:
+    train: Sequence[Example], fit: Fit, *, folds: int = FOLDS, say: Say
+) -> tuple[list[Gold], list[Scores]]:
     """Scores of each training item from a model that never saw it, nor any item made from the
-    same hand-written example (variants and combinations follow their first example's fold)."""
+    same hand-written example (variants and combinations follow their first example's fold):
+    the golds, and per round of `fit` (epoch) the scores in the same order."""
     golds: list[Gold] = []
-    scores: Scores = []
+    rounds: list[Scores] = []
     for k in range(folds):
         held = [e for e in train if _fold(min(_roots(e.id)), folds) == k]
-        held_roots = frozenset().union(*(_roots(e.id) for e in held))
+        held_roots = frozenset[str]().union(*(_roots(e.id) for e in held))
         rest = [e for e in train if not _roots(e.id) & held_roots]
         say(f"  fold {k + 1}/{folds}: training on {len(rest)}, scoring {len(held)}")
-        score = fit(rest)
+        texts = [model_text(e) for e in held]
+        for number, score in enumerate(fit(rest)):
+            if k == 0:
+                rounds.append([])
+            rounds[number] += score(texts)
         golds += gold(held)
-        scores += score([model_text(e) for e in held])
-    return golds, scores
+    return golds, rounds
 
 
 def choose_threshold(
@@ -422,26 +439,81 @@ def choose_threshold(
     return chosen, by_threshold[chosen]
 
 
-def spacy_fitter(
-    architecture: str, epochs: int, say: Say
-) -> Callable[[Sequence[Example]], Callable[[list[str]], Scores]]:
-    def fit(examples: Sequence[Example]) -> Callable[[list[str]], Scores]:
-        nlp, _, _ = train_spacy(
-            architecture, examples, None, epochs=epochs, threshold=SELECTION_THRESHOLD, say=say
-        )
-        return functools.partial(spacy_scores, nlp)
+def choose_epoch_and_threshold(
+    golds: Sequence[Gold], rounds: Sequence[Scores]
+) -> tuple[int, float, float]:
+    """The (epoch, threshold) with the best held-out macro-F1; ties go to the earlier epoch."""
+    best: tuple[int, float, float] | None = None
+    for epoch, scores in enumerate(rounds, 1):
+        threshold, f1 = choose_threshold(golds, scores)
+        if best is None or f1 > best[2] + 1e-9:
+            best = (epoch, threshold, f1)
+    assert best is not None  # noqa: S101 - type narrowing only
+    return best
+
+
+def spacy_fitter(architecture: str, epochs: int, say: Say) -> Fit:
+    def fit(examples: Sequence[Example]) -> Iterator[Callable[[list[str]], Scores]]:
+        for _, nlp in epochs_of(architecture, examples, epochs, say):
+            yield functools.partial(spacy_scores, nlp)
 
     return fit
 
 
-def baseline_fitter(examples: Sequence[Example]) -> Callable[[list[str]], Scores]:
+def baseline_fitter(examples: Sequence[Example]) -> Iterator[Callable[[list[str]], Scores]]:
     model = Baseline()
     model.fit(examples)
-    return model.scores
+    yield model.scores
 
 
 def tune(
     result: Result,
+    train: Sequence[Example],
+    *,
+    max_epochs: int = CV_EPOCHS,
+    folds: int = FOLDS,
+    say: Say,
+) -> int:
+    """Choose `result`'s threshold, and for a spaCy model its number of epochs, by
+    cross-validation on `train`; returns the epochs (1 for the baseline). Dev is not used: the
+    caller re-scores dev and the letters with the model trained for those epochs."""
+    fit: Fit = baseline_fitter
+    if result.name != BASELINE:
+        fit = spacy_fitter(result.name, min(max_epochs, len(result.history)), say)
+    say(f"choosing the decision threshold of {result.name}: {folds}-fold cross-validation")
+    golds, rounds = cross_validated_scores(train, fit, folds=folds, say=say)
+    epochs, threshold, f1 = choose_epoch_and_threshold(golds, rounds)
+    result.selection_macro_f1 = result.dev.macro_f1
+    result.threshold = threshold
+    result.cv_macro_f1 = f1
+    say(f"  {epochs} epoch(s), threshold {threshold:.2f}: held-out macro-F1 {f1:.4f}")
+    return epochs
+
+
+def rescore(
+    result: Result,
+    dev_scores: Scores,
+    dev: Sequence[Example],
+    letter_scores: Scores,
+    letters: Letters | None,
+    say: Say,
+) -> None:
+    """Dev and letters figures at `result.threshold`, from the model that will be saved."""
+    result.dev_scores, result.letter_scores = dev_scores, letter_scores
+    result.dev = score_report(gold(dev), dev_scores, result.threshold)
+    if letters is not None:
+        result.letters = score_report(letters.golds, letter_scores, result.threshold)
+    say(
+        f"  {result.name}: dev macro-F1 {result.selection_macro_f1:.4f} at "
+        f"{SELECTION_THRESHOLD} (best dev epoch) -> {result.dev.macro_f1:.4f} "
+        f"({result.epochs} epoch(s), threshold {result.threshold:.2f})"
+    )
+
+
+def tune_kept_and_baseline(
+    results: Sequence[Result],
+    chosen: Result,
+    models: dict[str, Language],
     train: Sequence[Example],
     dev: Sequence[Example],
     letters: Letters | None,
@@ -449,24 +521,22 @@ def tune(
     folds: int = FOLDS,
     say: Say,
 ) -> None:
-    """Choose `result`'s threshold by cross-validation on `train`; re-score dev, letters at it."""
-    Fit = Callable[[Sequence[Example]], Callable[[list[str]], Scores]]
-    fit: Fit = baseline_fitter
-    if result.name != BASELINE:
-        fit = spacy_fitter(result.name, result.epochs, say)
-    say(f"choosing the decision threshold of {result.name}: {folds}-fold cross-validation")
-    golds, scores = cross_validated_scores(train, fit, folds=folds, say=say)
-    threshold, f1 = choose_threshold(golds, scores)
-    result.selection_macro_f1 = result.dev.macro_f1
-    result.threshold = threshold
-    result.cv_macro_f1 = f1
-    result.dev = score_report(gold(dev), result.dev_scores, threshold)
-    if letters is not None:
-        result.letters = score_report(letters.golds, result.letter_scores, threshold)
-    say(
-        f"  threshold {threshold:.2f} (held-out macro-F1 {f1:.4f}); dev macro-F1 "
-        f"{result.selection_macro_f1:.4f} at {SELECTION_THRESHOLD} -> {result.dev.macro_f1:.4f}"
-    )
+    """Cross-validate the kept model's epochs and threshold (retraining it when the epochs
+    differ from its best dev epoch) and the baseline's threshold; re-score both at them."""
+    dev_texts = [model_text(e) for e in dev]
+    for result in results:
+        if result is chosen:
+            epochs = tune(result, train, folds=folds, say=say)
+            if epochs != result.epochs:
+                say(f"retraining {result.name} for {epochs} epoch(s)")
+                models[result.name] = train_for(result.name, train, epochs, say)
+                result.epochs = epochs
+            nlp = models[result.name]
+            letter_scores = spacy_scores(nlp, letters.texts) if letters else []
+            rescore(result, spacy_scores(nlp, dev_texts), dev, letter_scores, letters, say)
+        elif result.name == BASELINE:
+            tune(result, train, folds=folds, say=say)
+            rescore(result, result.dev_scores, dev, result.letter_scores, letters, say)
 
 
 def best_spacy(results: Sequence[Result]) -> Result:

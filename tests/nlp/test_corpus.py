@@ -95,6 +95,26 @@ def test_the_committed_split_is_what_the_raw_files_build() -> None:
     ]
 
 
+def test_training_draws_more_variants_of_train_examples_and_none_of_dev() -> None:
+    built = corpus.build(RAW)
+
+    def bases(examples: list[corpus.Example]) -> set[str]:
+        return {part.split("~")[0] for e in examples for part in e.id.split("+")}
+
+    written_train = {e.id for e in built.train if e.origin == "written"}
+    assert bases(built.extra) <= written_train  # never a dev example
+    ids = [e.id for e in built.training]
+    assert len(ids) == len(set(ids))
+    # Each training example is seen in TRAIN_ROUNDS variants, each round drawn anew.
+    variants = Counter(
+        e.id.split("~")[0] for e in built.training if e.origin in ("envelope", "noisy")
+    )
+    assert set(variants.values()) == {corpus.TRAIN_ROUNDS}
+    first = {e.id: e.text for e in built.train}
+    redrawn = [e for e in built.extra if e.id.endswith("~r2") and e.id[:-3] in first]
+    assert sum(e.text != first[e.id[:-3]] for e in redrawn) > 0.9 * len(redrawn)
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from dsr_bot.nlp.classifier import SpacyClassifier
 from dsr_bot.nlp.labels import LABELS
 from dsr_bot.nlp.metrics import Gold, Report
 from dsr_bot.nlp.model_card import END, START
+from dsr_bot.nlp.training import Scores
 
 RAW = Path(__file__).resolve().parents[2] / "nlp_models" / "corpus" / "raw"
 PROBES = [
@@ -148,17 +149,29 @@ def test_cross_validation_never_scores_an_example_with_a_model_that_saw_its_vari
     train = [*written, *variants, *combined]
     folds_trained: list[int] = []
 
-    def fit(examples: Sequence[corpus.Example]) -> Callable[[list[str]], training.Scores]:
+    def fit(examples: Sequence[corpus.Example]) -> Iterator[Callable[[list[str]], Scores]]:
         trained_roots = set().union(*(roots(e.text) for e in examples))
         folds_trained.append(len(examples))
 
-        def score(texts: list[str]) -> training.Scores:
+        def score(texts: list[str]) -> Scores:
             for text in texts:
                 assert not roots(text) & trained_roots, f"{text}: trained on a relative"
             return [{"access": 1.0} for _ in texts]
 
-        return score
+        for _ in range(2):  # two epochs
+            yield score
 
-    golds, scores = training.cross_validated_scores(train, fit, folds=4, say=lambda _: None)
-    assert len(golds) == len(scores) == len(train)  # every item scored exactly once
+    golds, rounds = training.cross_validated_scores(train, fit, folds=4, say=lambda _: None)
+    # Every item scored exactly once per epoch.
+    assert len(rounds) == 2 and len(golds) == len(rounds[0]) == len(rounds[1]) == len(train)
     assert len(folds_trained) == 4 and min(folds_trained) > len(train) / 2
+
+
+def test_epochs_and_threshold_are_chosen_together() -> None:
+    golds = [_gold("access", "erasure"), _gold("objection")]
+    unsure = [{"access": 0.9, "erasure": 0.3}, {"objection": 0.8, "erasure": 0.35}]
+    sure = [{"access": 0.9, "erasure": 0.45}, {"objection": 0.8, "erasure": 0.2}]
+    # After epoch 1 no threshold separates the two; after epoch 2, 0.2 < t <= 0.45 does.
+    assert training.choose_epoch_and_threshold(golds, [unsure, sure]) == (2, 0.45, 1.0)
+    # Equally good after epochs 1 and 2: the earlier one.
+    assert training.choose_epoch_and_threshold(golds, [sure, sure])[0] == 1
