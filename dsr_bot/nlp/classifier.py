@@ -95,7 +95,8 @@ class SpacyClassifier:
         meta = nlp.meta
         name = f"{meta.get('name', 'textcat')}-{meta.get('version', '?')}"
         if threshold is None:
-            threshold = float(meta.get("dsr_bot", {}).get("threshold", DEFAULT_THRESHOLD))
+            # Rounded: spaCy's JSON reader gives 0.35 back as 0.35000000000000003.
+            threshold = round(float(meta.get("dsr_bot", {}).get("threshold", DEFAULT_THRESHOLD)), 4)
         return cls(nlp, threshold=threshold, confident_at=confident_at, name=name)
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:

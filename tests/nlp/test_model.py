@@ -24,7 +24,7 @@ def model() -> SpacyClassifier:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="issue 3 target not met yet: dev macro-F1 is about 0.934 (model card)"
+    strict=True, reason="issue 3 target not met yet: dev macro-F1 is about 0.946 (model card)"
 )
 def test_dev_split_macro_f1_is_at_least_0_95(model: SpacyClassifier) -> None:
     dev = corpus.read(ROOT / "nlp_models" / "corpus" / "dev.jsonl")
@@ -38,7 +38,7 @@ def test_dev_split_macro_f1_holds_at_what_the_model_card_reports(model: SpacyCla
     dev = corpus.read(ROOT / "nlp_models" / "corpus" / "dev.jsonl")
     answers = model.classify_many([("", e.text) for e in dev])
     report = evaluate([Gold(frozenset(e.labels)) for e in dev], [a.labels for a in answers])
-    assert report.macro_f1 >= 0.93
+    assert report.macro_f1 >= 0.94
 
 
 @pytest.mark.skipif(not LETTERS.is_file(), reason="../shared/eval is not next to this checkout")
@@ -91,6 +91,22 @@ def test_the_distinctions_staff_rely_on(model: SpacyClassifier, text: str, label
     assert label in answer.labels
     if label == "other":
         assert answer.labels == ["other"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (model card): 'U kunt mij bellen op ...' adds objection to 14% of "
+    "Dutch dev messages (5% with the model before, nl and vl); the corpus has few callback numbers",
+)
+def test_a_callback_number_is_not_an_objection(model: SpacyClassifier) -> None:
+    dev = corpus.read(ROOT / "nlp_models" / "corpus" / "dev.jsonl")
+    requests = [
+        e for e in dev if e.origin == "written" and e.lang == "nl" and "objection" not in e.labels
+    ]
+    tail = " U kunt mij bellen op 06-12345678."
+    answers = model.classify_many([("", e.text.rstrip() + tail) for e in requests])
+    objection = sum("objection" in a.labels for a in answers)
+    assert objection <= 0.02 * len(requests)
 
 
 def test_a_message_with_two_requests_gets_both_labels(model: SpacyClassifier) -> None:
