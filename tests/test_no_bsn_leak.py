@@ -52,7 +52,10 @@ def test_the_test_numbers_are_real_bsns() -> None:
 def _leaks(blob: bytes) -> set[str]:
     text = blob.decode("utf-8", errors="replace")
     found = {b for b in BSNS if b in text} | {w for w in WRITTEN if w in text}
-    found |= {m for m in re.findall(r"(?<!\d)\d{9}(?!\d)", text) if m in BSNS or is_valid_bsn(m)}
+    # Not inside a hex token: a random Message-ID such as <3035e1f734654649b4...> holds a run of
+    # nine digits that passes the 11-test about once in eleven runs (the test numbers still count).
+    unbounded = r"(?<![\dA-Fa-f])\d{9}(?![\dA-Fa-f])"
+    found |= {m for m in re.findall(unbounded, text) if m in BSNS or is_valid_bsn(m)}
     return found
 
 
