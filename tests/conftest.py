@@ -189,7 +189,8 @@ async def eventually(
 
 
 def outbox_mail(path: Path) -> list[EmailMessage]:
-    if not path.exists():
+    # The outbox creates the folder before its cur/new/tmp; a poll in between sees no mail yet.
+    if not all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
         return []
     box = mailbox.Maildir(path, factory=None, create=False)
     return [_as_email(m) for m in box]
