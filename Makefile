@@ -36,7 +36,7 @@ audit: $(STAMP)
 bench: $(STAMP) test-deps
 	$(BIN)/python -m bench
 
-# Retrain the request classifier from nlp_models/corpus/raw/ (about ten minutes; see nlp_models/README.md).
+# Retrain the request classifier from nlp_models/corpus/raw/ (35 to 70 minutes; see nlp_models/README.md).
 train: $(STAMP)
 	$(BIN)/dsr-bot train
 

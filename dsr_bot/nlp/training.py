@@ -503,9 +503,10 @@ def rescore(
     result.dev = score_report(gold(dev), dev_scores, result.threshold)
     if letters is not None:
         result.letters = score_report(letters.golds, letter_scores, result.threshold)
+    at_best = " (best dev epoch)" if result.history else ""  # the baseline has no epochs
     say(
         f"  {result.name}: dev macro-F1 {result.selection_macro_f1:.4f} at "
-        f"{SELECTION_THRESHOLD} (best dev epoch) -> {result.dev.macro_f1:.4f} "
+        f"{SELECTION_THRESHOLD}{at_best} -> {result.dev.macro_f1:.4f} "
         f"({result.epochs} epoch(s), threshold {result.threshold:.2f})"
     )
 
