@@ -54,8 +54,8 @@ def _leaks(blob: bytes) -> set[str]:
     found = {b for b in BSNS if b in text} | {w for w in WRITTEN if w in text}
     # Not inside a hex token: a random Message-ID such as <3035e1f734654649b4...> holds a run of
     # nine digits that passes the 11-test about once in eleven runs (the test numbers still count).
-    unbounded = r"(?<![\dA-Fa-f])\d{9}(?![\dA-Fa-f])"
-    found |= {m for m in re.findall(unbounded, text) if m in BSNS or is_valid_bsn(m)}
+    nine_digits = r"(?<![\dA-Fa-f])\d{9}(?![\dA-Fa-f])"
+    found |= {m for m in re.findall(nine_digits, text) if m in BSNS or is_valid_bsn(m)}
     return found
 
 
