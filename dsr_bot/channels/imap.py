@@ -311,7 +311,7 @@ class ImapWatcher:
                 return
             deadline = time.monotonic() + self.box.idle_renew_seconds
             while not self._stopping.is_set() and time.monotonic() < deadline:
-                for response in client.idle_check(timeout=1.0):
+                for response in _buffered_responses(client) or client.idle_check(timeout=1.0):
                     if response and response[0] == b"BYE":
                         raise ServerGone("server said BYE")
                     if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
@@ -359,7 +359,30 @@ def _arrived_before_idle(client: IMAPClient) -> bool:
     its "+ idling", and imapclient files that EXISTS with imaplib's untagged responses
     instead of handing it to idle_check, where it would wait for the next mail or renewal."""
     pending: dict[str, object] = client._imap.untagged_responses
-    return any(pending.pop(name, None) for name in ("EXISTS", "RECENT"))
+    return any([pending.pop(name, None) for name in ("EXISTS", "RECENT")])  # pop both
+
+
+def _buffered_responses(client: IMAPClient) -> list[tuple[bytes, ...]]:
+    """Whole lines the client has already received but idle_check cannot see: it polls the
+    socket, while imaplib's reader (or TLS) may hold a "* 5 EXISTS" that came in one read with
+    "+ idling". Never waits; a partial line is left for idle_check."""
+    imap = client._imap
+    sock = client.socket()
+    responses: list[tuple[bytes, ...]] = []
+    while True:
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            pending = imap.file.peek(1)  # what is buffered, or what the socket holds right now
+        except (BlockingIOError, ssl.SSLWantReadError):
+            pending = b""
+        finally:
+            sock.settimeout(timeout)
+        if b"\n" not in pending:
+            return responses
+        line: bytes = imap._get_line()
+        # "* 5 EXISTS" -> (b"5", b"EXISTS"), "* BYE ..." -> (b"BYE", ...): what the loop checks
+        responses.append(tuple(line.split(b" ", 2)[1:3]))
 
 
 def _uid_set(uids: Sequence[int]) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import logging
+import time
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -287,3 +289,37 @@ async def test_mail_arriving_between_the_sync_and_idle_is_not_left_waiting(
         monkeypatch.setattr(watcher, "_sync", sync_then_mail_arrives)
         await _connected(bot)
         await eventually(lambda: _has_cases(bot, 1), within=10)
+
+
+async def test_mail_announced_with_the_idle_confirmation_is_not_left_waiting(
+    dovecot: DovecotServer, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy client can read "+ idling" and "* 1 EXISTS" in one go: the EXISTS then sits in
+    # imaplib's buffer, where polling the socket never finds it (seen in a clean-clone run).
+    async with running_bot(imap_settings(sqlite_url, tmp_path, dovecot)) as bot:
+        watcher = bot.watchers[0]
+        wait_idle = watcher._wait_idle
+        buffered: list[bool] = []
+
+        def idle_with_mail_already_read(client: Any) -> None:
+            # An IDLE with no announcement left over from earlier commands (SELECT leaves some).
+            if not buffered and not {"EXISTS", "RECENT"} & client._imap.untagged_responses.keys():
+                real_idle = client.idle
+
+                def idle() -> None:
+                    real_idle()
+                    if buffered:
+                        return
+                    dovecot.append(request_mail(message_id="<buffered@example.nl>").as_bytes())
+                    time.sleep(2.0)  # Dovecot announces it within about 1.5 s
+                    # Read it into the buffer, as a late reader of "+ idling" would have.
+                    buffered.append(b"EXISTS" in client._imap.file.peek(1))
+
+                monkeypatch.setattr(client, "idle", idle)
+            wait_idle(client)
+
+        monkeypatch.setattr(watcher, "_wait_idle", idle_with_mail_already_read)
+        await _connected(bot)
+        await eventually(lambda: _has_cases(bot, 1), within=10)
+        assert buffered == [True]  # the case came from the buffered announcement
+        assert watcher.idle_renewals == 0
