@@ -322,4 +322,3 @@ async def test_mail_announced_with_the_idle_confirmation_is_not_left_waiting(
         await _connected(bot)
         await eventually(lambda: _has_cases(bot, 1), within=10)
         assert buffered == [True]  # the case came from the buffered announcement
-        assert watcher.idle_renewals == 0
